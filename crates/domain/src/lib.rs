@@ -1,0 +1,17 @@
+//! Hiroba's pure rules. Nothing here performs I/O: no database, no HTTP, no clock
+//! reads except where a caller passes the time in.
+
+pub mod audit;
+pub mod booking;
+pub mod booking_rules;
+pub mod calendar;
+pub mod datetime;
+pub mod fees;
+pub mod holidays;
+pub mod image;
+pub mod permission;
+pub mod resident;
+pub mod retention;
+pub mod staff;
+pub mod time_of_day;
+pub mod validation;

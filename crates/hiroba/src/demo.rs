@@ -1,0 +1,118 @@
+//! The demo seed: Kunitomi's 17 facilities and three staff accounts whose
+//! logins `hiroba demo` prints and shows on its login page.
+
+use hiroba_domain::permission::{FacilityScope, Permission, PermissionSet};
+use hiroba_domain::staff::{LoginId, NewPassword, StaffName};
+use hiroba_store::staff::{self, StaffChange};
+use hiroba_store::{Db, StoreError, audit, facilities, seed};
+
+pub struct DemoStaff {
+    pub login: &'static str,
+    pub password: &'static str,
+    pub name: &'static str,
+    pub role: &'static str,
+}
+
+pub const DEMO_STAFF: [DemoStaff; 3] = [
+    DemoStaff {
+        login: "admin",
+        password: "kunitomi-demo-2026!",
+        name: "管理 太郎",
+        role: "システム管理者（すべての機能・すべての施設）",
+    },
+    DemoStaff {
+        login: "uketsuke",
+        password: "madoguchi-demo-2026",
+        name: "受付 花子",
+        role: "窓口職員（予約・利用者・帳票。アリーナくにとみと武道館のみ）",
+    },
+    DemoStaff {
+        login: "koho",
+        password: "oshirase-demo-2026",
+        name: "広報 一郎",
+        role: "広報担当（LINE配信・リッチメニュー・フォーム・統計）",
+    },
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("demo data is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Seeds facilities and, into a database without staff, the demo accounts.
+pub async fn seed(db: &Db) -> Result<(), DemoError> {
+    seed::kunitomi_facilities(db).await?;
+    hiroba_store::kunitomi_catalogue(db).await?;
+    if staff::count(db).await? > 0 {
+        return Ok(());
+    }
+    let all = facilities::list(db).await?;
+    let scope_of = |names: &[&str]| {
+        FacilityScope::Only(
+            all.iter()
+                .filter(|f| names.iter().any(|n| f.name.contains(n)))
+                .map(|f| f.id)
+                .collect(),
+        )
+    };
+    let grants = [
+        (PermissionSet::all(), FacilityScope::All),
+        (
+            [
+                Permission::Reservations,
+                Permission::Residents,
+                Permission::Reports,
+            ]
+            .into_iter()
+            .collect(),
+            scope_of(&["アリーナくにとみ", "武道館"]),
+        ),
+        (
+            [
+                Permission::MessagingCompose,
+                Permission::RichMenus,
+                Permission::Forms,
+                Permission::Statistics,
+            ]
+            .into_iter()
+            .collect(),
+            FacilityScope::Only(Default::default()),
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    for (demo, (permissions, scope)) in DEMO_STAFF.iter().zip(grants) {
+        let login = LoginId::parse(demo.login).map_err(DemoError::Invalid)?;
+        let name = StaffName::parse(demo.name).map_err(DemoError::Invalid)?;
+        let password = NewPassword::parse(demo.password, &[demo.login, demo.name])
+            .map_err(DemoError::Invalid)?;
+        let hash = staff::hash_password(&password).await?;
+        let id = staff::create(
+            &mut tx,
+            &login,
+            &StaffChange {
+                name,
+                permissions,
+                scope,
+            },
+            &hash,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &audit::NewEntry {
+                staff_id: None,
+                staff_login: "(demo)".into(),
+                ip: "local".into(),
+                action: "system.staff_create".into(),
+                object: format!("staff:{id}"),
+                summary: format!("デモ用アカウント {} を作成", demo.login),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! `hiroba`: one binary for the demo, production serving and operations.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hiroba::config::{Config, ConfigError};
+use hiroba::{demo, logging, server, tls};
+use hiroba_domain::permission::{FacilityScope, Permission, PermissionSet};
+use hiroba_domain::staff::{LoginId, NewPassword, StaffName};
+use hiroba_store::sessions::SessionPolicy;
+use hiroba_store::staff::{self, StaffChange};
+use hiroba_store::{Db, StoreError, audit};
+use hiroba_web::{AppState, WebConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "hiroba",
+    version,
+    about = "ひろば: 公共施設予約とLINE公式アカウントの町のシステム / public facility reservations and the town's LINE account"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the demo: SQLite in the data directory, seeded with Kunitomi's facilities and demo staff.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value = "./hiroba-data")]
+        data_dir: PathBuf,
+    },
+    /// Serve in production mode (settings from --config and HIROBA_* variables).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Check the operation log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account; the password is asked on the terminal or read from stdin.
+    Create {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// Every permission and every facility.
+        #[arg(long)]
+        admin: bool,
+        /// A permission to grant (repeatable), e.g. reservations, logs, staff_admin.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of the operation log from the retention anchor to the head.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Either the embedded default (a data directory with its key file) or a config file.
+#[derive(Args)]
+struct DbArgs {
+    /// Data directory of the embedded SQLite database (as `hiroba demo` uses it).
+    #[arg(long, conflicts_with = "config")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML); HIROBA_* environment variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn config(&self) -> Result<Config, ConfigError> {
+        match (&self.data_dir, &self.config) {
+            (Some(dir), _) => Config::for_data_dir(dir),
+            (None, file) => Config::load(file.as_deref()),
+        }
+    }
+}
+
+enum Failure {
+    Config(String),
+    Runtime(String),
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Config(e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hiroba: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(Failure::Config(message)) => {
+            eprintln!("hiroba: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("hiroba: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(config: &Config, create_key: bool) -> Result<Db, Failure> {
+    let target = config.db_target(create_key)?;
+    if let hiroba_store::DbTarget::Sqlite { path, .. } = &target
+        && let Some(parent) = path.parent()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::Runtime(format!("{}: {e}", parent.display())))?;
+    }
+    Ok(hiroba_store::open(&target).await?)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Demo { listen, data_dir } => {
+            // SAFETY of intent: the listen flag wins over HIROBA_LISTEN for the demo.
+            let mut config = Config::for_data_dir(&data_dir)?;
+            config.listen = listen.parse().map_err(|_| {
+                Failure::Config(format!(
+                    "設定エラー (--listen): '{listen}' はアドレスとポートの形ではありません"
+                ))
+            })?;
+            let _guard = init_logs(&config)?;
+            let db = open(&config, true).await?;
+            demo::seed(&db)
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let logins = demo::DEMO_STAFF
+                .iter()
+                .map(|d| (d.login.to_owned(), d.password.to_owned()))
+                .collect();
+            print_demo_banner(&config);
+            serve(config, db, logins).await
+        }
+        Command::Serve { db } => {
+            let config = db.config()?;
+            let _guard = init_logs(&config)?;
+            let db = open(&config, false).await?;
+            serve(config, db, Vec::new()).await
+        }
+        Command::Migrate { db } => {
+            let config = db.config()?;
+            let db = open(&config, true).await?;
+            println!("migrations applied ({})", db.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Create {
+                    login,
+                    name,
+                    admin,
+                    permissions,
+                    db,
+                },
+        } => {
+            let config = db.config()?;
+            let db = open(&config, false).await?;
+            create_staff(&db, &login, &name, admin, &permissions).await
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let config = db.config()?;
+            let db = open(&config, false).await?;
+            match audit::verify(&db).await? {
+                Ok(report) => {
+                    println!(
+                        "OK: 操作ログの連鎖は正常です。{} 件を検証しました（先頭 #{} {}）",
+                        report.checked, report.head_seq, report.head_hash
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    println!(
+                        "NG: 操作ログの改ざんまたは欠落を検出しました: #{} ({})",
+                        broken.seq, broken.reason
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn init_logs(
+    config: &Config,
+) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>, Failure> {
+    logging::init(Some((
+        &config.access_log_dir,
+        config.access_log_retention_days,
+    )))
+    .map_err(|e| Failure::Config(format!("設定エラー (access_log_dir): {e}")))
+}
+
+fn print_demo_banner(config: &Config) {
+    let base = format!("http://{}", config.listen);
+    println!("ひろば デモを起動しました / Hiroba demo is running");
+    println!("  住民向けサイト (residents): {base}/");
+    println!("  職員用管理画面 (staff):     {base}/admin");
+    println!(
+        "  データ (data dir):          {}",
+        config.data_dir.display()
+    );
+    println!("  デモ用アカウント (demo staff logins):");
+    for d in &demo::DEMO_STAFF {
+        println!("    {:<9} / {:<22} {}", d.login, d.password, d.role);
+    }
+    println!("  送信メール (mail outbox):   {base}/admin/dev/mail");
+    println!("  停止するには Ctrl+C / press Ctrl+C to stop");
+}
+
+async fn serve(
+    config: Config,
+    db: Db,
+    demo_logins: Vec<(String, String)>,
+) -> Result<ExitCode, Failure> {
+    let session = SessionPolicy {
+        idle: chrono::Duration::minutes(config.session_idle_minutes),
+        absolute: chrono::Duration::hours(config.session_absolute_hours),
+    };
+    let web = WebConfig {
+        https: config.tls.is_some() || config.behind_https_proxy,
+        session,
+        trusted_proxies: config.trusted_proxies.clone(),
+        dev_pages: !demo_logins.is_empty(),
+        public_url: config.public_url.clone(),
+        demo_logins,
+        ..WebConfig::default()
+    };
+    let tls = match &config.tls {
+        Some(files) => Some(
+            tls::server_config(&files.cert, &files.key)
+                .map_err(|e| Failure::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let state = AppState::new(db.clone(), web).await?;
+    let app = hiroba_web::app(state);
+    let maintenance =
+        hiroba_jobs::maintenance::spawn(db.clone(), session, Duration::from_secs(24 * 3600));
+    let transport = match config.smtp.clone() {
+        Some(settings) => hiroba_jobs::mail::Transport::Smtp(settings),
+        None => {
+            tracing::warn!("no SMTP server configured (smtp_host): mail stays in the outbox");
+            hiroba_jobs::mail::Transport::OutboxOnly
+        }
+    };
+    let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("{} で待ち受けできません: {e}", config.listen)))?;
+    tracing::info!(listen = %config.listen, tls = tls.is_some(), backend = db.backend_name(), "serving");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    server::serve(listener, app, tls, shutdown)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    maintenance.abort();
+    mailer.abort();
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password() -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("パスワード (password): ")
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let second = rpassword::prompt_password("もう一度 (again): ")
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        if first != second {
+            return Err(Failure::Config(
+                "パスワードが一致しません (passwords differ)".into(),
+            ));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn create_staff(
+    db: &Db,
+    login: &str,
+    name: &str,
+    admin: bool,
+    codes: &[String],
+) -> Result<ExitCode, Failure> {
+    let login = LoginId::parse(login).map_err(|m| Failure::Config(format!("--login: {m}")))?;
+    let name = StaffName::parse(name).map_err(|m| Failure::Config(format!("--name: {m}")))?;
+    let mut permissions: PermissionSet = codes
+        .iter()
+        .map(|c| {
+            c.parse::<Permission>()
+                .map_err(|_| Failure::Config(format!("--permission: '{c}' という権限はありません")))
+        })
+        .collect::<Result<_, _>>()?;
+    if admin {
+        permissions = PermissionSet::all();
+    }
+    let scope = if admin {
+        FacilityScope::All
+    } else {
+        FacilityScope::Only(Default::default())
+    };
+    let password = read_password()?;
+    let password = NewPassword::parse(&password, &[login.as_str(), name.as_str()])
+        .map_err(|m| Failure::Config(format!("password: {m}")))?;
+    let hash = staff::hash_password(&password).await?;
+    let mut tx = db.begin().await?;
+    let id = match staff::create(
+        &mut tx,
+        &login,
+        &StaffChange {
+            name,
+            permissions,
+            scope,
+        },
+        &hash,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(StoreError::Duplicate(_)) => {
+            return Err(Failure::Config(format!(
+                "--login: {login} はすでに使われています"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::append(
+        &mut tx,
+        &audit::NewEntry {
+            staff_id: None,
+            staff_login: "(cli)".into(),
+            ip: "local".into(),
+            action: "system.staff_create".into(),
+            object: format!("staff:{id}"),
+            summary: format!(
+                "コマンドで {login} を作成{}",
+                if admin { "（管理者）" } else { "" }
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    println!("職員 {login} を作成しました (id {id})");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,147 @@
+//! Hiroba's storage. One SQL text (with `$1` placeholders) runs on both
+//! backends: SQLite encrypted with SQLCipher (the embedded default) and
+//! PostgreSQL (production, several app instances). Each repository function is
+//! written once; the [`on_pool!`] and [`on_tx!`] macros compile its body for
+//! each concrete driver. The little SQL that must differ lives in [`Db`]'s
+//! dialect methods.
+
+pub mod audit;
+pub mod catalogue;
+pub mod catalogue_domain;
+mod connect;
+pub mod facilities;
+pub mod outbox;
+pub mod reservations;
+pub mod residents;
+pub mod seed;
+mod seed_catalogue;
+pub use seed_catalogue::kunitomi_catalogue;
+pub mod sessions;
+pub mod settings;
+pub mod staff;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod throttle;
+
+pub use connect::{DbKey, DbTarget, open};
+
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A write transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same expression against whichever pool `db` holds.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs the same expression against whichever transaction `tx` holds;
+/// `$conn` is the `&mut` connection to pass to sqlx.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "データベースを開けません。暗号鍵が違うか、ファイルが壊れています (the database key is wrong or the file is not a Hiroba database)"
+    )]
+    WrongKey,
+    #[error("the record was not found")]
+    NotFound,
+    #[error("a record with the same {0} already exists")]
+    Duplicate(&'static str),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("password hashing failed")]
+    PasswordHash,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// True when an error is a UNIQUE constraint violation, on either backend.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Applies pending migrations. Safe with several app instances: PostgreSQL
+    /// migrations take an advisory lock, and SQLite has one writer.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction. SQLite takes its write lock up front
+    /// (`BEGIN IMMEDIATE`) so that two writers wait for each other instead of
+    /// failing when a read-then-write transaction tries to upgrade its lock.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A cheap round trip used by `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}

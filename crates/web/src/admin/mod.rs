@@ -1,0 +1,337 @@
+//! The staff admin at `/admin`. Every route is declared here with the
+//! permission it needs; see [`crate::routes`].
+
+mod audit;
+mod dev_mail;
+mod facilities;
+mod holidays;
+mod home;
+mod login;
+mod masters;
+mod settings;
+mod staff;
+
+pub(crate) use facilities::serve_photo;
+
+use askama::Template;
+use axum::Router;
+use axum::response::{Html, IntoResponse, Response};
+use hiroba_domain::permission::Permission;
+
+use crate::AppState;
+use crate::auth::CurrentStaff;
+use crate::error::AppError;
+use crate::routes::{Access, AdminRoutes, RouteSpec};
+use crate::view::Layout;
+
+fn routes(state: AppState) -> AdminRoutes {
+    use Access::{Public, Staff};
+    let any = Staff(None);
+    let staff_admin = Staff(Some(Permission::StaffAdmin));
+    let facilities_p = Staff(Some(Permission::Facilities));
+    let logs = Staff(Some(Permission::Logs));
+    let system = Staff(Some(Permission::SystemSettings));
+    AdminRoutes::new(state)
+        .get("/login", Public, login::form)
+        .post("/login", Public, login::submit)
+        .post("/logout", any, login::logout)
+        .get("/", any, home::dashboard)
+        .get("/account", any, home::account_form)
+        .post("/account", any, home::account_submit)
+        .get("/staff", staff_admin, staff::list)
+        .get("/staff/new", staff_admin, staff::new_form)
+        .post("/staff/new", staff_admin, staff::create)
+        .get("/staff/{id}", staff_admin, staff::edit_form)
+        .post("/staff/{id}", staff_admin, staff::update)
+        .post("/staff/{id}/password", staff_admin, staff::reset_password)
+        .post("/staff/{id}/disable", staff_admin, staff::disable)
+        .post("/staff/{id}/enable", staff_admin, staff::enable)
+        .post("/staff/{id}/delete", staff_admin, staff::delete)
+        .get("/facilities", facilities_p, facilities::list)
+        .get("/facilities.csv", facilities_p, facilities::export)
+        .get("/calendar-import", facilities_p, facilities::import_form)
+        .post("/calendar-import", facilities_p, facilities::import)
+        .get("/facilities/new", facilities_p, facilities::new_form)
+        .post("/facilities/new", facilities_p, facilities::create)
+        .get("/facilities/{id}", facilities_p, facilities::hub)
+        .get("/facilities/{id}/edit", facilities_p, facilities::edit_form)
+        .post("/facilities/{id}/edit", facilities_p, facilities::update)
+        .post("/facilities/{id}/delete", facilities_p, facilities::delete)
+        .post("/facilities/{id}/rooms", facilities_p, facilities::add_room)
+        .get(
+            "/facilities/{id}/rooms/{room_id}",
+            facilities_p,
+            facilities::room_page,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}",
+            facilities_p,
+            facilities::update_room,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/delete",
+            facilities_p,
+            facilities::delete_room,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/units",
+            facilities_p,
+            facilities::add_unit,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/units/{unit_id}",
+            facilities_p,
+            facilities::rename_unit,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/units/{unit_id}/delete",
+            facilities_p,
+            facilities::delete_unit,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/combinations",
+            facilities_p,
+            facilities::save_combinations,
+        )
+        .get(
+            "/facilities/{id}/rooms/{room_id}/slots",
+            facilities_p,
+            facilities::slots_form,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/slots",
+            facilities_p,
+            facilities::slots_save,
+        )
+        .get(
+            "/facilities/{id}/rooms/{room_id}/fees",
+            facilities_p,
+            facilities::fees_form,
+        )
+        .post(
+            "/facilities/{id}/rooms/{room_id}/fees/{combination_id}",
+            facilities_p,
+            facilities::fees_save,
+        )
+        .get(
+            "/facilities/{id}/rooms/{room_id}/calendar",
+            facilities_p,
+            facilities::calendar,
+        )
+        .get(
+            "/facilities/{id}/opening",
+            facilities_p,
+            facilities::opening_form,
+        )
+        .post(
+            "/facilities/{id}/opening",
+            facilities_p,
+            facilities::opening_save,
+        )
+        .get(
+            "/facilities/{id}/closed",
+            facilities_p,
+            facilities::closed_form,
+        )
+        .post(
+            "/facilities/{id}/closed-rules",
+            facilities_p,
+            facilities::add_closed_rule,
+        )
+        .post(
+            "/facilities/{id}/closed-rules/{row}/delete",
+            facilities_p,
+            facilities::delete_closed_rule,
+        )
+        .post(
+            "/facilities/{id}/closures",
+            facilities_p,
+            facilities::add_closure,
+        )
+        .post(
+            "/facilities/{id}/closures/{row}/delete",
+            facilities_p,
+            facilities::delete_closure,
+        )
+        .post(
+            "/facilities/{id}/blocks",
+            facilities_p,
+            facilities::add_block,
+        )
+        .post(
+            "/facilities/{id}/blocks/{row}/delete",
+            facilities_p,
+            facilities::delete_block,
+        )
+        .get(
+            "/facilities/{id}/booking-rules",
+            facilities_p,
+            facilities::rules_form,
+        )
+        .post(
+            "/facilities/{id}/booking-rules",
+            facilities_p,
+            facilities::rules_save,
+        )
+        .get(
+            "/facilities/{id}/purposes",
+            facilities_p,
+            facilities::purposes_form,
+        )
+        .post(
+            "/facilities/{id}/purposes",
+            facilities_p,
+            facilities::add_purpose,
+        )
+        .post(
+            "/facilities/{id}/purposes/{row}/delete",
+            facilities_p,
+            facilities::delete_purpose,
+        )
+        .post(
+            "/facilities/{id}/activities",
+            facilities_p,
+            facilities::add_activity,
+        )
+        .post(
+            "/facilities/{id}/activities/{row}/delete",
+            facilities_p,
+            facilities::delete_activity,
+        )
+        .get(
+            "/facilities/{id}/equipment",
+            facilities_p,
+            facilities::equipment_form,
+        )
+        .post(
+            "/facilities/{id}/equipment",
+            facilities_p,
+            facilities::add_equipment,
+        )
+        .post(
+            "/facilities/{id}/equipment/{row}",
+            facilities_p,
+            facilities::update_equipment,
+        )
+        .post(
+            "/facilities/{id}/equipment/{row}/delete",
+            facilities_p,
+            facilities::delete_equipment,
+        )
+        .get(
+            "/facilities/{id}/photos",
+            facilities_p,
+            facilities::photos_form,
+        )
+        .post(
+            "/facilities/{id}/photos",
+            facilities_p,
+            facilities::add_photo,
+        )
+        .post(
+            "/facilities/{id}/photos/{row}/delete",
+            facilities_p,
+            facilities::delete_photo,
+        )
+        .get(
+            "/facilities/{id}/terms",
+            facilities_p,
+            facilities::terms_form,
+        )
+        .post(
+            "/facilities/{id}/terms",
+            facilities_p,
+            facilities::add_terms,
+        )
+        .get("/categories", facilities_p, masters::list)
+        .post("/categories", facilities_p, masters::add_category)
+        .post("/categories/{id}", facilities_p, masters::update_category)
+        .post(
+            "/categories/{id}/delete",
+            facilities_p,
+            masters::delete_category,
+        )
+        .post("/reductions", facilities_p, masters::add_reduction)
+        .post(
+            "/reductions/{id}/delete",
+            facilities_p,
+            masters::delete_reduction,
+        )
+        .get("/holidays", facilities_p, holidays::list)
+        .post("/holidays", facilities_p, holidays::add)
+        .post("/holidays/remove", facilities_p, holidays::remove)
+        .post("/holidays/import", facilities_p, holidays::import)
+        .get("/audit", logs, audit::search)
+        .get("/audit.csv", logs, audit::export)
+        .get("/dev/mail", system, dev_mail::list)
+        .get("/settings", system, settings::form)
+        .post("/settings", system, settings::save)
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    routes(state).into_router()
+}
+
+/// Every admin route with the access it requires, for the permission tests.
+pub fn catalog(state: AppState) -> Vec<RouteSpec> {
+    routes(state).specs().to_vec()
+}
+
+/// The `?done=` code of a page reached by a redirect after a change.
+#[derive(serde::Deserialize)]
+pub(crate) struct DoneQuery {
+    pub done: Option<String>,
+}
+
+impl CurrentStaff {
+    /// Records the change in the operation log as the transaction's last
+    /// write, then commits: the change and its log entry land together.
+    pub(crate) async fn commit_logged(
+        &self,
+        mut tx: hiroba_store::Tx,
+        action: &str,
+        object: String,
+        summary: String,
+    ) -> Result<(), AppError> {
+        hiroba_store::audit::append(&mut tx, &self.entry(action, object, summary)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The page frame with the town's name and an optional confirmation.
+    pub(crate) async fn page(
+        &self,
+        state: &AppState,
+        title: &str,
+        notice: Option<String>,
+    ) -> Result<Layout, AppError> {
+        let mut layout = self.layout(state, title, town_name(state).await?);
+        layout.notice = notice;
+        Ok(layout)
+    }
+}
+
+pub(crate) fn render(page: &impl Template) -> Result<Response, AppError> {
+    Ok(Html(page.render()?).into_response())
+}
+
+pub(crate) async fn town_name(state: &AppState) -> Result<String, AppError> {
+    Ok(hiroba_store::settings::load(state.db()).await?.town_name)
+}
+
+/// Short confirmations after a redirect (post/redirect/get), chosen by a code
+/// so no free text travels in the URL.
+pub(crate) fn notice(code: Option<&str>) -> Option<String> {
+    let text = match code? {
+        "saved" => "保存しました。",
+        "created" => "作成しました。",
+        "deleted" => "削除しました。",
+        "disabled" => "アカウントを無効にしました。ログイン中の画面も終了しました。",
+        "enabled" => "アカウントを有効にしました。",
+        "password" => "パスワードを変更しました。",
+        "logout" => "ログアウトしました。",
+        "imported" => "取り込みました。",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}

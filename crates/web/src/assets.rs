@@ -1,0 +1,29 @@
+//! Static assets compiled into the binary: no CDN, no external fonts.
+
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+const CSS: &str = include_str!("../static/hiroba.css");
+const JS: &str = include_str!("../static/hiroba.js");
+
+/// Changes with every release, so browsers fetch fresh assets after an upgrade.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
+    let (body, kind) = match name.as_str() {
+        "hiroba.css" => (CSS, "text/css; charset=utf-8"),
+        "hiroba.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return Err(AppError::NotFound),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response())
+}
