@@ -194,6 +194,32 @@ fn sum(items: &[QuoteItem]) -> i64 {
         .fold(0i64, |acc, i| acc.saturating_add(i.amount))
 }
 
+/// One line of equipment for `minutes` of use (per hour, or per use).
+pub fn equipment_item(e: &EquipmentCharge, minutes: u32) -> QuoteItem {
+    let unit = e.unit_fee.max(0);
+    let per_use = unit.saturating_mul(i64::from(e.quantity));
+    let name = e.name.trim();
+    let label = if name.is_empty() { "備品" } else { name };
+    let (detail, amount) = if e.per_hour {
+        (
+            format!(
+                "{} × {}点 × {}",
+                format_yen(unit),
+                e.quantity,
+                format_minutes(minutes)
+            ),
+            per_hour_fee(per_use, minutes),
+        )
+    } else {
+        (format!("{} × {}点", format_yen(unit), e.quantity), per_use)
+    };
+    QuoteItem {
+        label: label.to_string(),
+        detail,
+        amount,
+    }
+}
+
 /// The fee for a booking of `slots` on one day. Slots with end ≤ start count as
 /// nothing booked.
 pub fn quote(req: &QuoteRequest<'_>) -> Result<Quote, QuoteError> {
@@ -240,30 +266,7 @@ pub fn quote(req: &QuoteRequest<'_>) -> Result<Quote, QuoteError> {
         .equipment
         .iter()
         .filter(|e| e.quantity > 0)
-        .map(|e| {
-            let unit = e.unit_fee.max(0);
-            let per_use = unit.saturating_mul(i64::from(e.quantity));
-            let name = e.name.trim();
-            let label = if name.is_empty() { "備品" } else { name };
-            let (detail, amount) = if e.per_hour {
-                (
-                    format!(
-                        "{} × {}点 × {}",
-                        format_yen(unit),
-                        e.quantity,
-                        format_minutes(minutes)
-                    ),
-                    per_hour_fee(per_use, minutes),
-                )
-            } else {
-                (format!("{} × {}点", format_yen(unit), e.quantity), per_use)
-            };
-            QuoteItem {
-                label: label.to_string(),
-                detail,
-                amount,
-            }
-        })
+        .map(|e| equipment_item(e, minutes))
         .collect();
 
     let reduction = req.reduction.filter(|r| r.percent > 0).map(|r| {

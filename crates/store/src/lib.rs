@@ -6,6 +6,7 @@
 //! dialect methods.
 
 pub mod audit;
+pub mod booking;
 pub mod catalogue;
 pub mod catalogue_domain;
 mod connect;

@@ -311,3 +311,182 @@ pub async fn has_future(
     .await)?;
     Ok(n > 0)
 }
+
+/// A reservation with the names residents and staff read.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReservationView {
+    #[sqlx(flatten)]
+    pub r: Reservation,
+    pub facility_name: String,
+    pub facility_phone: String,
+    pub room_name: String,
+    pub combination_name: String,
+    pub category_name: String,
+    pub change_days_before: i64,
+    pub resident_may_change: bool,
+}
+
+const SELECT_VIEW: &str = "SELECT r.id, r.reference, r.facility_id, r.room_id, r.combination_id, r.use_date, r.start_min, r.end_min, \
+     r.resident_id, r.applicant_name, r.applicant_phone, r.category_id, r.purpose, r.activity, r.people, r.fee_total, r.status, \
+     r.payment_status, r.receipt_no, r.created_at, r.cancelled_at, r.cancel_reason, \
+     f.name AS facility_name, f.phone AS facility_phone, m.name AS room_name, c.name AS combination_name, \
+     k.name AS category_name, f.change_days_before, f.resident_may_change \
+     FROM reservations r JOIN facilities f ON f.id = r.facility_id JOIN rooms m ON m.id = r.room_id \
+     JOIN combinations c ON c.id = r.combination_id JOIN user_categories k ON k.id = r.category_id";
+
+pub async fn view(db: &Db, id: i64) -> Result<Option<ReservationView>> {
+    let sql = format!("{SELECT_VIEW} WHERE r.id = $1");
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+pub async fn view_by_reference(db: &Db, reference: &str) -> Result<Option<ReservationView>> {
+    let sql = format!("{SELECT_VIEW} WHERE r.reference = $1");
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(reference).fetch_optional(pool).await)?)
+}
+
+/// A resident's reservations, newest use date first ("my reservations", U10).
+pub async fn for_resident(db: &Db, resident_id: i64) -> Result<Vec<ReservationView>> {
+    let sql = format!(
+        "{SELECT_VIEW} WHERE r.resident_id = $1 ORDER BY r.use_date DESC, r.start_min DESC LIMIT 500"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(resident_id).fetch_all(pool).await)?)
+}
+
+/// (name, quantity, unit label, fee) of the equipment booked with a reservation.
+pub async fn equipment_of(db: &Db, id: i64) -> Result<Vec<(String, i64, String, i64)>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT e.name, re.quantity, e.unit_label, re.fee FROM reservation_equipment re JOIN equipment e ON e.id = re.equipment_id \
+         WHERE re.reservation_id = $1 ORDER BY e.sort_order, e.id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Search for the staff's reservation list (A22).
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Reference, applicant name or phone (substring).
+    pub text: String,
+    pub facility_ids: Option<Vec<i64>>,
+    pub facility_id: Option<i64>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// confirmed / cancelled; None = both.
+    pub status: Option<String>,
+    pub payment_status: Option<String>,
+    pub limit: i64,
+}
+
+pub async fn search(db: &Db, s: &Search) -> Result<Vec<ReservationView>> {
+    // The facility scope is a short list of ids; they are bound one by one.
+    let scope = s.facility_ids.as_ref().map(|ids| {
+        if ids.is_empty() {
+            "0 = 1".to_owned()
+        } else {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            format!("r.facility_id IN ({})", list.join(", "))
+        }
+    });
+    let sql = format!(
+        "{SELECT_VIEW} WHERE ($1 = '' OR r.reference LIKE $2 OR r.applicant_name LIKE $2 OR r.applicant_phone LIKE $2) \
+         AND ($3 IS NULL OR r.facility_id = $3) AND ($4 IS NULL OR r.use_date >= $4) AND ($5 IS NULL OR r.use_date <= $5) \
+         AND ($6 IS NULL OR r.status = $6) AND ($7 IS NULL OR r.payment_status = $7) AND {} \
+         ORDER BY r.use_date, r.start_min, r.id LIMIT $8",
+        scope.unwrap_or_else(|| "1 = 1".to_owned())
+    );
+    let text = s.text.trim();
+    let like = format!("%{}%", text.replace(['%', '_'], ""));
+    let limit = if s.limit > 0 { s.limit } else { 200 };
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(text)
+        .bind(&like)
+        .bind(s.facility_id)
+        .bind(s.from)
+        .bind(s.to)
+        .bind(&s.status)
+        .bind(&s.payment_status)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Changes what may change without touching the time: people, purpose,
+/// activity (residents within the deadline, staff any time).
+pub async fn update_details(
+    tx: &mut Tx,
+    id: i64,
+    people: i64,
+    purpose: &str,
+    activity: &str,
+) -> Result<()> {
+    let rows = on_tx!(tx, conn => sqlx::query(
+        "UPDATE reservations SET people = $1, purpose = $2, activity = $3 WHERE id = $4 AND status = 'confirmed'"
+    )
+    .bind(people)
+    .bind(purpose)
+    .bind(activity)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if rows == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Staff's changes at the counter (A22): applicant name, payment status
+/// (未納/納付済/減免) and receipt number.
+pub async fn update_by_staff(
+    tx: &mut Tx,
+    id: i64,
+    applicant_name: &str,
+    applicant_phone: &str,
+    payment_status: &str,
+    receipt_no: &str,
+) -> Result<()> {
+    let rows = on_tx!(tx, conn => sqlx::query(
+        "UPDATE reservations SET applicant_name = $1, applicant_phone = $2, payment_status = $3, receipt_no = $4 WHERE id = $5"
+    )
+    .bind(applicant_name)
+    .bind(applicant_phone)
+    .bind(payment_status)
+    .bind(receipt_no)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if rows == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Confirmed reservations of the given rooms in a date range, for the desk calendar.
+pub async fn for_rooms(
+    db: &Db,
+    room_ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ReservationView>> {
+    if room_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = room_ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "{SELECT_VIEW} WHERE r.room_id IN ({}) AND r.use_date >= $1 AND r.use_date <= $2 AND r.status = 'confirmed' \
+         ORDER BY r.use_date, r.start_min",
+        list.join(", ")
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await)?)
+}
+
+/// Payment status labels (A22).
+pub fn payment_label(code: &str) -> &'static str {
+    match code {
+        "paid" => "納付済",
+        "exempt" => "減免",
+        _ => "未納",
+    }
+}

@@ -123,6 +123,49 @@ impl TestApp {
         Session { csrf, ..session }
     }
 
+    /// Registers an active resident directly in the store and signs in
+    /// through the resident login form; returns the session and resident id.
+    pub async fn resident(&self, email: &str, name: &str, category_id: i64) -> (Session, i64) {
+        use hiroba_domain::resident::Profile;
+        use hiroba_store::residents;
+        let password = "Kunitomi-sumai 2026 hiroba";
+        let hash = staff::hash_password(&NewPassword::parse(password, &[]).unwrap())
+            .await
+            .unwrap();
+        let profile = Profile {
+            email: email.to_owned(),
+            name: name.to_owned(),
+            kana: "くにとみ たろう".into(),
+            postal_code: "880-1192".into(),
+            address: "宮崎県東諸県郡国富町本庄4800".into(),
+            phone: "0985-75-3111".into(),
+            group_name: String::new(),
+        };
+        let mut tx = self.db().begin().await.unwrap();
+        let id = residents::register(&mut tx, &profile, category_id, true, &hash)
+            .await
+            .unwrap();
+        residents::activate(&mut tx, id).await.unwrap();
+        tx.commit().await.unwrap();
+        let session = Session {
+            client: self.client(),
+            base: self.base.clone(),
+            csrf: String::new(),
+        };
+        let page = session.get("/account/login").await.text().await.unwrap();
+        let csrf = meta_csrf(&page).expect("login page csrf");
+        let res = session
+            .post_raw(
+                "/account/login",
+                &[("_csrf", &csrf), ("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{}: resident login failed", self.label());
+        let home = session.get("/account").await.text().await.unwrap();
+        let csrf = meta_csrf(&home).expect("account csrf");
+        (Session { csrf, ..session }, id)
+    }
+
     pub async fn login_admin(&self) -> Session {
         self.login(DEMO_STAFF[0].login, DEMO_STAFF[0].password)
             .await
@@ -202,6 +245,17 @@ pub async fn reserve(
     date: chrono::NaiveDate,
     slot: (&str, &str),
 ) -> i64 {
+    reserve_for(db, combination, date, slot, None).await
+}
+
+/// As [`reserve`], for a registered resident.
+pub async fn reserve_for(
+    db: &Db,
+    combination: &hiroba_store::catalogue::Combination,
+    date: chrono::NaiveDate,
+    slot: (&str, &str),
+    resident_id: Option<i64>,
+) -> i64 {
     use hiroba_store::{catalogue, facilities, reservations};
     let room = facilities::room(db, combination.room_id)
         .await
@@ -214,7 +268,7 @@ pub async fn reserve(
         unit_ids: combination.unit_ids.clone(),
         date,
         slots: vec![hiroba_domain::time_of_day::TimeRange::parse(slot.0, slot.1).unwrap()],
-        resident_id: None,
+        resident_id,
         applicant_name: "国富 花子".into(),
         applicant_phone: String::new(),
         category_id: catalogue::categories(db).await.unwrap()[0].id,
@@ -231,4 +285,132 @@ pub async fn reserve(
     let (id, _) = reservations::create(&mut tx, &request).await.unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// アリーナくにとみ's main arena as the demo seeds it: the place the booking
+/// stories use (full court, half A, half B; lighting booked with the room).
+pub struct Arena {
+    pub facility: i64,
+    pub room: i64,
+    /// Full court, half A, half B, in the seed's order.
+    pub full: hiroba_store::catalogue::Combination,
+    pub half_a: hiroba_store::catalogue::Combination,
+    pub half_b: hiroba_store::catalogue::Combination,
+    pub lighting: i64,
+    pub purpose: String,
+    pub terms_version: i64,
+    pub category: i64,
+    pub phone: String,
+}
+
+pub async fn arena(db: &Db) -> Arena {
+    use hiroba_store::{catalogue, facilities};
+    let f = facilities::list(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.name.contains("アリーナくにとみ"))
+        .unwrap();
+    let room = facilities::rooms(db, f.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "メインアリーナ")
+        .unwrap();
+    let combos = catalogue::combinations(db, room.id).await.unwrap();
+    let pick = |n: &str| combos.iter().find(|c| c.name.contains(n)).cloned().unwrap();
+    let full = combos
+        .iter()
+        .find(|c| c.unit_ids.len() > 1)
+        .cloned()
+        .unwrap();
+    let lighting = catalogue::equipment(db, f.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name.contains("照明") && e.room_id == Some(room.id))
+        .unwrap()
+        .id;
+    let purpose = catalogue::purposes(db, f.id).await.unwrap()[0].name.clone();
+    let today = chrono::Utc::now()
+        .with_timezone(&hiroba_domain::datetime::JST)
+        .date_naive();
+    let terms_version = catalogue::terms_in_force(db, f.id, today)
+        .await
+        .unwrap()
+        .map(|t| t.version)
+        .unwrap_or(0);
+    Arena {
+        facility: f.id,
+        room: room.id,
+        half_a: pick("A"),
+        half_b: pick("B"),
+        full,
+        lighting,
+        purpose,
+        terms_version,
+        category: catalogue::categories(db).await.unwrap()[0].id,
+        phone: f.phone,
+    }
+}
+
+/// Open days of a room from `from` on (within two months), each with its open slots.
+pub async fn open_days(
+    db: &Db,
+    room: i64,
+    from: chrono::NaiveDate,
+) -> Vec<(
+    chrono::NaiveDate,
+    Vec<hiroba_domain::time_of_day::TimeRange>,
+)> {
+    use chrono::Datelike;
+    use hiroba_domain::calendar::{DayStatus, SlotState};
+    let mut out = Vec::new();
+    let mut month = from.with_day(1).unwrap();
+    for _ in 0..3 {
+        for d in hiroba_store::catalogue_domain::month_calendar(
+            db,
+            room,
+            None,
+            month.year(),
+            month.month(),
+        )
+        .await
+        .unwrap()
+        {
+            if d.date >= from && d.status == DayStatus::Open {
+                let slots: Vec<_> = d
+                    .slots
+                    .iter()
+                    .filter(|s| s.state == SlotState::Open)
+                    .map(|s| s.range)
+                    .collect();
+                if !slots.is_empty() {
+                    out.push((d.date, slots));
+                }
+            }
+        }
+        month = month.checked_add_months(chrono::Months::new(1)).unwrap();
+    }
+    out
+}
+
+/// Today in Japan time.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&hiroba_domain::datetime::JST)
+        .date_naive()
+}
+
+/// "540-720": a slot as the booking form sends it.
+pub fn slot_key(r: &hiroba_domain::time_of_day::TimeRange) -> String {
+    format!("{}-{}", r.start.minutes(), r.end.minutes())
+}
+
+/// The value of a hidden input in a page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
 }

@@ -119,6 +119,8 @@ pub struct SlotCell {
     mark: &'static str,
     state: &'static str,
     css: &'static str,
+    /// The booking form for a free slot of a public room; empty otherwise.
+    href: String,
 }
 
 #[derive(Clone)]
@@ -242,6 +244,8 @@ pub async fn room(
         held.entry((date, cell)).or_default().insert(unit);
     }
     let last_bookable = widest_window(&state, id, today).await?;
+    // Availability-only rooms are booked at the counter (A09).
+    let bookable = room.visibility() == Visibility::Public;
     let cells_view: Vec<DayCell> = days
         .iter()
         .map(|d| {
@@ -272,12 +276,23 @@ pub async fn room(
                         Availability::Closed { .. } => "closed",
                         Availability::OutsideWindow => "outside",
                     };
+                    let href = if bookable && state == Availability::Free {
+                        format!(
+                            "/book?combination={}&date={}&slot={}",
+                            combo.id,
+                            d.date,
+                            crate::booking::slot_key(&s.range)
+                        )
+                    } else {
+                        String::new()
+                    };
                     SlotCell {
                         label: s.label.clone(),
                         time: s.range.to_string(),
                         mark: state.mark(),
                         state: state.label(),
                         css,
+                        href,
                     }
                 })
                 .collect();

@@ -20,6 +20,11 @@ impl FormData {
             .unwrap_or("")
     }
 
+    /// Every pair, in order (for fields named by id, e.g. `eq-12`).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// Every value of a repeated field.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0

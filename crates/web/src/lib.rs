@@ -8,6 +8,7 @@ pub mod admin;
 mod assets;
 mod auth;
 mod availability;
+pub mod booking;
 mod csrf;
 mod error;
 mod form;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(public::router())
         .merge(resident::router())
+        .merge(booking::router())
         .nest("/admin", admin)
         .fallback(public::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))

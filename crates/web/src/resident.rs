@@ -351,16 +351,31 @@ struct LoginPage {
     layout: Layout,
     email: String,
     error: Option<&'static str>,
+    next: String,
 }
 
 const GENERIC_FAILURE: &str = "メールアドレスまたはパスワードが正しくありません。続けて間違えると、しばらくログインできなくなります。";
 
+/// Where to go after signing in: only a path on this site, never another host.
+fn safe_next(next: &str) -> Option<String> {
+    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    ok.then(|| next.to_owned())
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
 pub async fn login_form(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
+    let next = q.next.as_deref().and_then(safe_next).unwrap_or_default();
     if signed_in(&state, &headers).await?.is_some() {
-        return Ok(Redirect::to("/account").into_response());
+        let to = if next.is_empty() { "/account" } else { &next };
+        return Ok(Redirect::to(to).into_response());
     }
     let (layout, fresh) = visitor_layout(&state, &headers, "ログイン").await?;
     Ok(with_cookie(
@@ -368,6 +383,7 @@ pub async fn login_form(
             layout,
             email: String::new(),
             error: None,
+            next,
         })?,
         fresh,
     ))
@@ -403,6 +419,7 @@ pub async fn login(
                 layout,
                 email,
                 error: Some(GENERIC_FAILURE),
+                next: safe_next(form.get("next")).unwrap_or_default(),
             })?,
             fresh,
         ));
@@ -412,7 +429,8 @@ pub async fn login(
         residents::delete_session(db, &old).await?;
     }
     let token = residents::create_session(db, resident.id).await?;
-    let mut res = Redirect::to("/account").into_response();
+    let to = safe_next(form.get("next")).unwrap_or_else(|| "/account".to_owned());
+    let mut res = Redirect::to(&to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&state, cookie_name(&state), Some(&token)),
