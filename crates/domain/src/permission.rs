@@ -10,6 +10,9 @@ use std::str::FromStr;
 pub enum Permission {
     Facilities,
     Reservations,
+    /// Book at the counter outside the booking window, over the monthly limit
+    /// or for a category not allowed (A23); each use is logged with a reason.
+    BookingOverride,
     Residents,
     Reports,
     MessagingCompose,
@@ -23,9 +26,10 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::Facilities,
         Permission::Reservations,
+        Permission::BookingOverride,
         Permission::Residents,
         Permission::Reports,
         Permission::MessagingCompose,
@@ -43,6 +47,7 @@ impl Permission {
         match self {
             Permission::Facilities => "facilities",
             Permission::Reservations => "reservations",
+            Permission::BookingOverride => "booking_override",
             Permission::Residents => "residents",
             Permission::Reports => "reports",
             Permission::MessagingCompose => "messaging_compose",
@@ -61,6 +66,7 @@ impl Permission {
         match self {
             Permission::Facilities => "施設・料金の設定",
             Permission::Reservations => "予約の受付・管理",
+            Permission::BookingOverride => "窓口での受付ルールの例外",
             Permission::Residents => "利用者の管理",
             Permission::Reports => "帳票・集計",
             Permission::MessagingCompose => "LINE配信の作成",

@@ -63,6 +63,7 @@ pub async fn seed(db: &Db) -> Result<(), DemoError> {
         (
             [
                 Permission::Reservations,
+                Permission::BookingOverride,
                 Permission::Residents,
                 Permission::Reports,
             ]

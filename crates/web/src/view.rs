@@ -12,8 +12,18 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 8] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 10] = [
     ("/admin", "ホーム", None),
+    (
+        "/admin/desk",
+        "受付カレンダー",
+        Some(Permission::Reservations),
+    ),
+    (
+        "/admin/reservations",
+        "予約の管理",
+        Some(Permission::Reservations),
+    ),
     ("/admin/facilities", "施設", Some(Permission::Facilities)),
     (
         "/admin/categories",

@@ -8,6 +8,7 @@ mod holidays;
 mod home;
 mod login;
 mod masters;
+mod reservations;
 mod settings;
 mod staff;
 
@@ -31,7 +32,16 @@ fn routes(state: AppState) -> AdminRoutes {
     let facilities_p = Staff(Some(Permission::Facilities));
     let logs = Staff(Some(Permission::Logs));
     let system = Staff(Some(Permission::SystemSettings));
+    let desk = Staff(Some(Permission::Reservations));
     AdminRoutes::new(state)
+        // The counter (窓口): desk calendar, counter bookings, reservations (A22, A23).
+        .get("/desk", desk, reservations::desk)
+        .get("/reservations", desk, reservations::list)
+        .get("/reservations/new", desk, reservations::new_form)
+        .post("/reservations/new", desk, reservations::create)
+        .get("/reservations/{id}", desk, reservations::detail)
+        .post("/reservations/{id}", desk, reservations::update)
+        .post("/reservations/{id}/cancel", desk, reservations::cancel)
         .get("/login", Public, login::form)
         .post("/login", Public, login::submit)
         .post("/logout", any, login::logout)
