@@ -543,6 +543,9 @@ pub async fn complete(
         return confirm_page(layout, form, &prepared);
     }
     let db = state.db();
+    // Read before the transaction: holding a connection while asking the
+    // pool for another can starve the pool under a rush of bookings.
+    let town = settings::load(db).await?;
     let mut tx = db.begin().await?;
     let stored = reservations::create(&mut tx, &prepared.reservation).await;
     let (id, reference) = match stored {
@@ -560,7 +563,6 @@ pub async fn complete(
         }
     };
     if let Some(to) = resident.email.clone() {
-        let town = settings::load(db).await?;
         let body = completion_mail(&state, &town, &prepared, &reference);
         outbox::enqueue(
             &mut tx,
@@ -833,10 +835,10 @@ pub async fn cancel(
         });
     }
     let db = state.db();
+    let town = settings::load(db).await?;
     let mut tx = db.begin().await?;
     reservations::cancel(&mut tx, id, "利用者による取消").await?;
     if let Some(to) = resident.email.clone() {
-        let town = settings::load(db).await?;
         outbox::enqueue(
             &mut tx,
             &Mail {

@@ -646,6 +646,7 @@ pub async fn create(
     if !errors.is_empty() || !book {
         return counter_page(&state, &me, form, who, errors, quote).await;
     }
+    let town = hiroba_store::settings::load(db).await?;
     let mut tx = db.begin().await?;
     let (id, reference) = match reservations::create(&mut tx, &prepared.reservation).await {
         Ok(v) => v,
@@ -667,7 +668,6 @@ pub async fn create(
     )
     .await?;
     if let Some(to) = email {
-        let town = hiroba_store::settings::load(db).await?;
         hiroba_store::outbox::enqueue(
             &mut tx,
             &hiroba_store::outbox::Mail {
@@ -1032,14 +1032,14 @@ pub async fn cancel(
         return detail_page(&state, &me, &v, errors, Some(&form), None).await;
     }
     let db = state.db();
-    let mut tx = db.begin().await?;
-    reservations::cancel(&mut tx, id, reason).await?;
     let email = match v.r.resident_id {
         Some(rid) => residents::get(db, rid).await?.and_then(|r| r.email),
         None => None,
     };
+    let town = hiroba_store::settings::load(db).await?;
+    let mut tx = db.begin().await?;
+    reservations::cancel(&mut tx, id, reason).await?;
     if let Some(to) = email {
-        let town = hiroba_store::settings::load(db).await?;
         hiroba_store::outbox::enqueue(
             &mut tx,
             &hiroba_store::outbox::Mail {
