@@ -108,7 +108,11 @@ async fn two_hundred_simultaneous_bookings_over_twenty_slots() {
                     "{}: a loser must read why",
                     app.label()
                 ),
-                other => panic!("{}: unexpected status {other}: {}", app.label(), &body[..body.len().min(600)]),
+                other => panic!(
+                    "{}: unexpected status {other}: {}",
+                    app.label(),
+                    &body[..body.len().min(600)]
+                ),
             }
         }
 

@@ -37,6 +37,8 @@ use crate::view::Layout;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/help", get(help))
+        .route("/help/{name}", get(help_image))
         .route("/book", get(start))
         .route("/book/edit", post(edit))
         .route("/book/confirm", post(confirm))
@@ -996,4 +998,52 @@ pub async fn change(
 /// Yen for templates ("1,440円").
 pub fn yen<T: std::borrow::Borrow<i64>>(amount: T) -> String {
     format_yen(*amount.borrow())
+}
+
+// ---- the residents' manual (U12) -------------------------------------------------
+
+/// Screenshots the browser test `browser_booking` takes at phone width.
+const HELP_IMAGES: [(&str, &[u8]); 7] = [
+    ("register", include_bytes!("../static/help/register.png")),
+    ("week", include_bytes!("../static/help/week.png")),
+    ("form", include_bytes!("../static/help/form.png")),
+    ("confirm", include_bytes!("../static/help/confirm.png")),
+    ("done", include_bytes!("../static/help/done.png")),
+    ("mine", include_bytes!("../static/help/mine.png")),
+    ("cancel", include_bytes!("../static/help/cancel.png")),
+];
+
+pub async fn help_image(Path(name): Path<String>) -> Result<Response, AppError> {
+    let stem = name.strip_suffix(".png").ok_or(AppError::NotFound)?;
+    let (_, bytes) = HELP_IMAGES
+        .iter()
+        .find(|(n, _)| *n == stem)
+        .ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        *bytes,
+    )
+        .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "help.html")]
+struct HelpPage {
+    layout: Layout,
+    contact: String,
+}
+
+pub async fn help(State(state): State<AppState>) -> Result<Response, AppError> {
+    let town = settings::load(state.db()).await?;
+    render(&HelpPage {
+        layout: Layout {
+            title: "使い方".into(),
+            town_name: town.town_name.clone(),
+            ..Layout::default()
+        },
+        contact: town.town_contact,
+    })
 }
