@@ -420,7 +420,9 @@ pub async fn create_by_staff(
     category_verified: bool,
 ) -> Result<i64> {
     let now = Utc::now();
-    let email = email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let email = email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
     let hash = unusable_password_hash()?;
     on_tx!(tx, conn => sqlx::query_scalar(
         "INSERT INTO residents (email, password_hash, name, kana, postal_code, address, phone, category_id, group_name, category_verified, status, created_at, updated_at) \
@@ -453,7 +455,9 @@ pub async fn update_by_staff(
     category_id: i64,
     category_verified: bool,
 ) -> Result<()> {
-    let email = email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let email = email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
     let rows = on_tx!(tx, conn => sqlx::query(
         "UPDATE residents SET email = $1, name = $2, kana = $3, postal_code = $4, address = $5, phone = $6, group_name = $7, \
          category_id = $8, category_verified = $9, updated_at = $10 WHERE id = $11 AND status <> 'erased'"

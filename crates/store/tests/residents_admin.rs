@@ -54,7 +54,10 @@ async fn book(db: &Db, resident: i64, p: &Profile, date: NaiveDate, start: &str)
         .find(|r| r.name == "メインアリーナ")
         .unwrap();
     let combo = catalogue::combinations(db, room.id).await.unwrap()[0].clone();
-    let end = format!("{}:00", start[..start.find(':').unwrap()].parse::<u32>().unwrap() + 1);
+    let end = format!(
+        "{}:00",
+        start[..start.find(':').unwrap()].parse::<u32>().unwrap() + 1
+    );
     let request = NewReservation {
         facility_id: f.id,
         room_id: room.id,
@@ -101,14 +104,24 @@ async fn search_filters_by_text_status_category_and_verification() {
         );
         let hanako = registered(
             db,
-            &profile("国富 花子", "くにとみ はなこ", "hanako@example.jp", "090-1234-5678"),
+            &profile(
+                "国富 花子",
+                "くにとみ はなこ",
+                "hanako@example.jp",
+                "090-1234-5678",
+            ),
             plain,
             true,
         )
         .await;
         let jiro = registered(
             db,
-            &profile("本庄 次郎", "ホンジョウ ジロウ", "jiro@example.jp", "0985-75-1111"),
+            &profile(
+                "本庄 次郎",
+                "ホンジョウ ジロウ",
+                "jiro@example.jp",
+                "0985-75-1111",
+            ),
             proof,
             false,
         )
@@ -130,7 +143,15 @@ async fn search_filters_by_text_status_category_and_verification() {
         };
         // Newest first.
         assert_eq!(
-            ids(residents::search(db, &ResidentQuery { limit: 50, ..Default::default() }).await.unwrap()),
+            ids(residents::search(
+                db,
+                &ResidentQuery {
+                    limit: 50,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()),
             vec![counter, jiro, hanako],
             "{}",
             t.label()
@@ -159,13 +180,19 @@ async fn search_filters_by_text_status_category_and_verification() {
             limit: 50,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &unverified).await.unwrap()), vec![jiro]);
+        assert_eq!(
+            ids(residents::search(db, &unverified).await.unwrap()),
+            vec![jiro]
+        );
         let by_category = ResidentQuery {
             category_id: Some(proof),
             limit: 50,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &by_category).await.unwrap()), vec![jiro]);
+        assert_eq!(
+            ids(residents::search(db, &by_category).await.unwrap()),
+            vec![jiro]
+        );
 
         // Paging and counting.
         let page2 = ResidentQuery {
@@ -173,12 +200,17 @@ async fn search_filters_by_text_status_category_and_verification() {
             offset: 2,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &page2).await.unwrap()), vec![hanako]);
+        assert_eq!(
+            ids(residents::search(db, &page2).await.unwrap()),
+            vec![hanako]
+        );
         assert_eq!(residents::count(db, &page2).await.unwrap(), 3);
 
         // Verification, suspension.
         let mut tx = db.begin().await.unwrap();
-        residents::set_category_verified(&mut tx, jiro, true).await.unwrap();
+        residents::set_category_verified(&mut tx, jiro, true)
+            .await
+            .unwrap();
         residents::suspend(&mut tx, hanako).await.unwrap();
         tx.commit().await.unwrap();
         assert!(residents::search(db, &unverified).await.unwrap().is_empty());
@@ -187,7 +219,10 @@ async fn search_filters_by_text_status_category_and_verification() {
             limit: 50,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &suspended).await.unwrap()), vec![hanako]);
+        assert_eq!(
+            ids(residents::search(db, &suspended).await.unwrap()),
+            vec![hanako]
+        );
 
         // Erased registrations only when asked for.
         let mut tx = db.begin().await.unwrap();
@@ -197,7 +232,10 @@ async fn search_filters_by_text_status_category_and_verification() {
             limit: 50,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &all).await.unwrap()), vec![jiro, hanako]);
+        assert_eq!(
+            ids(residents::search(db, &all).await.unwrap()),
+            vec![jiro, hanako]
+        );
         let with_erased = ResidentQuery {
             include_erased: true,
             limit: 50,
@@ -209,7 +247,10 @@ async fn search_filters_by_text_status_category_and_verification() {
             limit: 50,
             ..Default::default()
         };
-        assert_eq!(ids(residents::search(db, &erased).await.unwrap()), vec![counter]);
+        assert_eq!(
+            ids(residents::search(db, &erased).await.unwrap()),
+            vec![counter]
+        );
     }
 }
 
@@ -222,7 +263,12 @@ async fn counter_registration_update_suspend_and_reactivate() {
         let mut tx = db.begin().await.unwrap();
         let id = residents::create_by_staff(
             &mut tx,
-            &profile("国富 一郎", "くにとみ いちろう", "ignored@example.jp", "0985-75-3111"),
+            &profile(
+                "国富 一郎",
+                "くにとみ いちろう",
+                "ignored@example.jp",
+                "0985-75-3111",
+            ),
             Some(" Ichiro@Example.JP "),
             category,
             true,
@@ -248,7 +294,11 @@ async fn counter_registration_update_suspend_and_reactivate() {
             true,
         )
         .await;
-        assert!(matches!(dup, Err(StoreError::Duplicate("email"))), "{}", t.label());
+        assert!(
+            matches!(dup, Err(StoreError::Duplicate("email"))),
+            "{}",
+            t.label()
+        );
         drop(tx);
 
         // Two counter registrations without any address do not collide.
@@ -281,12 +331,25 @@ async fn counter_registration_update_suspend_and_reactivate() {
 
         // Suspension ends sessions; a suspended resident's session does not resolve.
         let token = residents::create_session(db, id).await.unwrap();
-        assert!(residents::resolve_session(db, &token).await.unwrap().is_some());
+        assert!(
+            residents::resolve_session(db, &token)
+                .await
+                .unwrap()
+                .is_some()
+        );
         let mut tx = db.begin().await.unwrap();
         residents::suspend(&mut tx, id).await.unwrap();
         tx.commit().await.unwrap();
-        assert!(residents::resolve_session(db, &token).await.unwrap().is_none());
-        assert_eq!(residents::get(db, id).await.unwrap().unwrap().status, "suspended");
+        assert!(
+            residents::resolve_session(db, &token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            residents::get(db, id).await.unwrap().unwrap().status,
+            "suspended"
+        );
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(
             residents::suspend(&mut tx, id).await,
@@ -294,7 +357,10 @@ async fn counter_registration_update_suspend_and_reactivate() {
         ));
         residents::reactivate(&mut tx, id).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(residents::get(db, id).await.unwrap().unwrap().status, "active");
+        assert_eq!(
+            residents::get(db, id).await.unwrap().unwrap().status,
+            "active"
+        );
     }
 }
 
@@ -313,10 +379,12 @@ async fn stored_text(db: &Db, id: i64) -> String {
     ).bind(id).fetch_all(pool).await).unwrap();
     let mails: Vec<(String,)> = on_pool!(db, pool => sqlx::query_as(
         "SELECT to_address || '|' || subject || '|' || body FROM mail_outbox"
-    ).fetch_all(pool).await).unwrap();
+    ).fetch_all(pool).await)
+    .unwrap();
     let failures: Vec<(String,)> = on_pool!(db, pool => sqlx::query_as(
         "SELECT login_id FROM login_failures"
-    ).fetch_all(pool).await).unwrap();
+    ).fetch_all(pool).await)
+    .unwrap();
     let mut all = vec![format!("sessions+tokens: {}", sessions.len())];
     for rows in [residents, reservations, mails, failures] {
         all.extend(rows.into_iter().map(|(s,)| s));
@@ -330,11 +398,21 @@ async fn erasure_leaves_no_personal_data_and_keeps_statistics() {
         let db = &t.db;
         setup(db).await;
         let category = catalogue::categories(db).await.unwrap()[0].id;
-        let p = profile("国富 花子", "くにとみ はなこ", "hanako@example.jp", "090-1234-5678");
+        let p = profile(
+            "国富 花子",
+            "くにとみ はなこ",
+            "hanako@example.jp",
+            "090-1234-5678",
+        );
         let id = registered(db, &p, category, true).await;
         let other = registered(
             db,
-            &profile("本庄 次郎", "ほんじょう じろう", "jiro@example.jp", "0985-75-1111"),
+            &profile(
+                "本庄 次郎",
+                "ほんじょう じろう",
+                "jiro@example.jp",
+                "0985-75-1111",
+            ),
             category,
             true,
         )
@@ -352,7 +430,9 @@ async fn erasure_leaves_no_personal_data_and_keeps_statistics() {
         .await;
         let token = residents::create_session(db, id).await.unwrap();
         let mut tx = db.begin().await.unwrap();
-        residents::issue_token(&mut tx, id, TokenPurpose::Reset).await.unwrap();
+        residents::issue_token(&mut tx, id, TokenPurpose::Reset)
+            .await
+            .unwrap();
         outbox::enqueue(
             &mut tx,
             &Mail {
@@ -389,25 +469,57 @@ async fn erasure_leaves_no_personal_data_and_keeps_statistics() {
 
         let after = stored_text(db, id).await;
         for personal in [
-            "国富", "花子", "くにとみ", "はなこ", "hanako", "090-1234-5678", "09012345678",
-            "本庄4800", "880-1192", "バドミントンクラブ",
+            "国富",
+            "花子",
+            "くにとみ",
+            "はなこ",
+            "hanako",
+            "090-1234-5678",
+            "09012345678",
+            "本庄4800",
+            "880-1192",
+            "バドミントンクラブ",
         ] {
-            assert!(!after.contains(personal), "{}: {personal} left in\n{after}", t.label());
+            assert!(
+                !after.contains(personal),
+                "{}: {personal} left in\n{after}",
+                t.label()
+            );
         }
         assert!(after.starts_with("sessions+tokens: 0"), "{after}");
-        assert!(residents::resolve_session(db, &token).await.unwrap().is_none());
+        assert!(
+            residents::resolve_session(db, &token)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let r = residents::get(db, id).await.unwrap().unwrap();
-        assert_eq!((r.status.as_str(), r.name.as_str(), r.email), ("erased", ERASED_NAME, None));
+        assert_eq!(
+            (r.status.as_str(), r.name.as_str(), r.email),
+            ("erased", ERASED_NAME, None)
+        );
         assert!(!staff::verify_password(Some(r.password_hash), "").await);
-        assert!(residents::find_by_email(db, "hanako@example.jp").await.unwrap().is_none());
+        assert!(
+            residents::find_by_email(db, "hanako@example.jp")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // History kept for the statistics; the future booking freed.
         let old = reservations::get(db, past).await.unwrap().unwrap();
         assert_eq!(
-            (old.status.as_str(), old.applicant_name.as_str(), old.applicant_phone.as_str()),
+            (
+                old.status.as_str(),
+                old.applicant_name.as_str(),
+                old.applicant_phone.as_str()
+            ),
             ("confirmed", ERASED_NAME, "")
         );
-        assert_eq!((old.people, old.fee_total, old.resident_id), (6, 720, Some(id)));
+        assert_eq!(
+            (old.people, old.fee_total, old.resident_id),
+            (6, 720, Some(id))
+        );
         let freed = reservations::get(db, future).await.unwrap().unwrap();
         assert_eq!(
             (freed.status.as_str(), freed.cancel_reason.as_str()),
@@ -419,21 +531,39 @@ async fn erasure_leaves_no_personal_data_and_keeps_statistics() {
 
         // Nobody else is touched.
         let kept = reservations::get(db, theirs).await.unwrap().unwrap();
-        assert_eq!((kept.status.as_str(), kept.applicant_name.as_str()), ("confirmed", "本庄 次郎"));
+        assert_eq!(
+            (kept.status.as_str(), kept.applicant_name.as_str()),
+            ("confirmed", "本庄 次郎")
+        );
         assert!(after.contains("jiro@example.jp"));
-        assert_eq!(residents::get(db, other).await.unwrap().unwrap().name, "本庄 次郎");
+        assert_eq!(
+            residents::get(db, other).await.unwrap().unwrap().name,
+            "本庄 次郎"
+        );
 
         // Erasing again changes nothing; an unknown id is not found; an erased
         // registration cannot be edited or reactivated.
         let mut tx = db.begin().await.unwrap();
-        assert_eq!(residents::erase(&mut tx, id).await.unwrap(), Default::default());
-        assert!(matches!(residents::erase(&mut tx, 999_999).await, Err(StoreError::NotFound)));
+        assert_eq!(
+            residents::erase(&mut tx, id).await.unwrap(),
+            Default::default()
+        );
+        assert!(matches!(
+            residents::erase(&mut tx, 999_999).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(matches!(
             residents::update_by_staff(&mut tx, id, &p, None, category, true).await,
             Err(StoreError::NotFound)
         ));
-        assert!(matches!(residents::reactivate(&mut tx, id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            residents::reactivate(&mut tx, id).await,
+            Err(StoreError::NotFound)
+        ));
         tx.commit().await.unwrap();
-        assert_eq!(residents::get(db, id).await.unwrap().unwrap().name, ERASED_NAME);
+        assert_eq!(
+            residents::get(db, id).await.unwrap().unwrap().name,
+            ERASED_NAME
+        );
     }
 }

@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 8] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 9] = [
     ("/admin", "ホーム", None),
     ("/admin/facilities", "施設", Some(Permission::Facilities)),
     (
@@ -21,6 +21,7 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 8] = [
         Some(Permission::Facilities),
     ),
     ("/admin/holidays", "祝日", Some(Permission::Facilities)),
+    ("/admin/residents", "利用者", Some(Permission::Residents)),
     (
         "/admin/staff",
         "職員アカウント",

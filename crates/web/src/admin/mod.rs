@@ -8,6 +8,7 @@ mod holidays;
 mod home;
 mod login;
 mod masters;
+mod residents;
 mod settings;
 mod staff;
 
@@ -31,6 +32,7 @@ fn routes(state: AppState) -> AdminRoutes {
     let facilities_p = Staff(Some(Permission::Facilities));
     let logs = Staff(Some(Permission::Logs));
     let system = Staff(Some(Permission::SystemSettings));
+    let residents_p = Staff(Some(Permission::Residents));
     AdminRoutes::new(state)
         .get("/login", Public, login::form)
         .post("/login", Public, login::submit)
@@ -264,6 +266,22 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/audit", logs, audit::search)
         .get("/audit.csv", logs, audit::export)
         .get("/dev/mail", system, dev_mail::list)
+        // Residents (利用者の管理, A19) and erasure of a registration (A30).
+        .get("/residents", residents_p, residents::list)
+        .get("/residents/new", residents_p, residents::new_form)
+        .post("/residents/new", residents_p, residents::create)
+        .get("/residents/{id}", residents_p, residents::detail)
+        .post("/residents/{id}", residents_p, residents::update)
+        .post("/residents/{id}/verify", residents_p, residents::verify)
+        .post("/residents/{id}/unverify", residents_p, residents::unverify)
+        .post("/residents/{id}/suspend", residents_p, residents::suspend)
+        .post(
+            "/residents/{id}/reactivate",
+            residents_p,
+            residents::reactivate,
+        )
+        .get("/residents/{id}/erase", residents_p, residents::erase_form)
+        .post("/residents/{id}/erase", residents_p, residents::erase)
         .get("/settings", system, settings::form)
         .post("/settings", system, settings::save)
 }
