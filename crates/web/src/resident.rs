@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/profile", get(profile_form).post(profile_save))
         .route("/account/password", get(password_form).post(password_save))
         .route("/account/reset", get(reset_form).post(reset))
+        .route("/account/delete", get(delete_form).post(delete))
 }
 
 pub fn cookie_name(state: &AppState) -> &'static str {
@@ -789,4 +790,122 @@ pub async fn password_save(
     residents::set_password(&mut tx, r.id, &hash, Some(&token)).await?;
     tx.commit().await?;
     Ok(Redirect::to("/account?done=password").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "account/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    errors: FieldErrors,
+    future: usize,
+}
+
+/// Confirmed reservations of a resident from today (Japan time) on.
+async fn future_count(state: &AppState, id: i64) -> Result<usize, AppError> {
+    let today = chrono::Utc::now()
+        .with_timezone(&hiroba_domain::datetime::JST)
+        .date_naive();
+    Ok(residents::reservations_of(state.db(), id, 10_000)
+        .await?
+        .iter()
+        .filter(|v| v.status == "confirmed" && v.use_date >= today)
+        .count())
+}
+
+pub async fn delete_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some((r, token)) = signed_in(&state, &headers).await? else {
+        return Ok(Redirect::to("/account/login").into_response());
+    };
+    render(&DeletePage {
+        layout: resident_layout(&state, &token, "利用者登録の削除", None).await?,
+        errors: FieldErrors::new(),
+        future: future_count(&state, r.id).await?,
+    })
+}
+
+/// A30: the resident erases their own registration. The current password is
+/// required; the confirmation goes to the address captured before erasure.
+pub async fn delete(
+    State(state): State<AppState>,
+    ip: axum::Extension<ClientIp>,
+    headers: HeaderMap,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let Some((r, token)) = signed_in(&state, &headers).await? else {
+        return Ok(Redirect::to("/account/login").into_response());
+    };
+    if !staff::verify_password(Some(r.password_hash.clone()), form.get("password")).await {
+        let mut errors = FieldErrors::new();
+        errors.add("password", "パスワードが正しくありません。");
+        return render(&DeletePage {
+            layout: resident_layout(&state, &token, "利用者登録の削除", None).await?,
+            errors,
+            future: future_count(&state, r.id).await?,
+        });
+    }
+    let db = state.db();
+    let town = settings::load(db).await?;
+    let email = r.email.clone();
+    let mut tx = db.begin().await?;
+    let erasure = residents::erase(&mut tx, r.id).await?;
+    if let Some(to) = email {
+        // No name or other personal data in the mail: the outbox keeps it for a while.
+        let cancelled = if erasure.cancelled.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "今日以降のご予約{}件は取り消しました。\n",
+                erasure.cancelled.len()
+            )
+        };
+        let body = format!(
+            "{}の公共施設予約の利用者登録を削除しました。\n\n{}登録されていた氏名・住所・電話番号・メールアドレスなどは消去し、元に戻すことはできません。これまでの利用の記録は、個人を特定できない形で統計のために残ります。\n\nふたたび利用するときは、あらためて利用者登録をしてください。\nお心当たりがない場合は、下記までご連絡ください。\n\n{}\n",
+            town.town_name, cancelled, town.town_contact
+        );
+        outbox::enqueue(
+            &mut tx,
+            &Mail {
+                to,
+                subject: format!("【{}】利用者登録を削除しました", town.town_name),
+                body,
+            },
+        )
+        .await?;
+    }
+    hiroba_store::audit::append(
+        &mut tx,
+        &hiroba_store::audit::NewEntry {
+            staff_id: None,
+            staff_login: String::new(),
+            ip: ip.0.to_string(),
+            action: "resident.self_erase".into(),
+            object: format!("resident:{}", r.id),
+            summary: format!(
+                "利用者本人が登録を削除（今後の予約{}件を取り消し、予約{}件の申込者を匿名化）",
+                erasure.cancelled.len(),
+                erasure.anonymised
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let (layout, fresh) = visitor_layout(&state, &headers, "登録を削除しました").await?;
+    let page = MessagePage {
+        layout,
+        heading: "登録を削除しました".into(),
+        paragraphs: vec![
+            "利用者登録を削除しました。これまでのご利用、ありがとうございました。".into(),
+            "登録されていたメールアドレスに、削除の確認メールをお送りしました。".into(),
+        ],
+        link: Some(("/".into(), "トップページへ".into())),
+    };
+    let mut res = with_cookie(render(&page)?, fresh);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, cookie_name(&state), None),
+    );
+    Ok(res)
 }

@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 10] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 11] = [
     ("/admin", "ホーム", None),
     (
         "/admin/desk",
@@ -31,6 +31,7 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 10] = [
         Some(Permission::Facilities),
     ),
     ("/admin/holidays", "祝日", Some(Permission::Facilities)),
+    ("/admin/residents", "利用者", Some(Permission::Residents)),
     (
         "/admin/staff",
         "職員アカウント",

@@ -37,6 +37,17 @@ pub fn action_label(code: &str) -> &str {
         "settings.update" => "システム設定の変更",
         "audit.export" => "操作ログの出力",
         "system.staff_create" => "職員の作成（コマンド）",
+        "reservation.create" => "窓口での予約",
+        "reservation.update" => "予約の変更（支払・申込者）",
+        "reservation.cancel" => "予約の取消（職員）",
+        "resident.create" => "利用者の窓口登録",
+        "resident.update" => "利用者の変更",
+        "resident.verify" => "利用者区分の確認",
+        "resident.unverify" => "利用者区分の確認取り消し",
+        "resident.suspend" => "利用者の利用停止",
+        "resident.reactivate" => "利用者の利用再開",
+        "resident.erase" => "利用者登録の削除",
+        "resident.self_erase" => "利用者本人による登録削除",
         other => other,
     }
 }

@@ -9,6 +9,7 @@ mod home;
 mod login;
 mod masters;
 mod reservations;
+mod residents;
 mod settings;
 mod staff;
 
@@ -33,6 +34,7 @@ fn routes(state: AppState) -> AdminRoutes {
     let logs = Staff(Some(Permission::Logs));
     let system = Staff(Some(Permission::SystemSettings));
     let desk = Staff(Some(Permission::Reservations));
+    let residents_p = Staff(Some(Permission::Residents));
     AdminRoutes::new(state)
         // The counter (窓口): desk calendar, counter bookings, reservations (A22, A23).
         .get("/desk", desk, reservations::desk)
@@ -274,6 +276,22 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/audit", logs, audit::search)
         .get("/audit.csv", logs, audit::export)
         .get("/dev/mail", system, dev_mail::list)
+        // Residents (利用者の管理, A19) and erasure of a registration (A30).
+        .get("/residents", residents_p, residents::list)
+        .get("/residents/new", residents_p, residents::new_form)
+        .post("/residents/new", residents_p, residents::create)
+        .get("/residents/{id}", residents_p, residents::detail)
+        .post("/residents/{id}", residents_p, residents::update)
+        .post("/residents/{id}/verify", residents_p, residents::verify)
+        .post("/residents/{id}/unverify", residents_p, residents::unverify)
+        .post("/residents/{id}/suspend", residents_p, residents::suspend)
+        .post(
+            "/residents/{id}/reactivate",
+            residents_p,
+            residents::reactivate,
+        )
+        .get("/residents/{id}/erase", residents_p, residents::erase_form)
+        .post("/residents/{id}/erase", residents_p, residents::erase)
         .get("/settings", system, settings::form)
         .post("/settings", system, settings::save)
 }
