@@ -233,5 +233,21 @@ async fn the_booking_story_on_a_phone_and_a_desktop() {
         desk.screenshot(&shots().join(format!("counter-done-{width}.png")))
             .await
             .unwrap();
+
+        // The manual (U12) shows these screenshots.
+        page.goto(&app.url("/help")).await.unwrap();
+        assert!(page.text("h1").await.unwrap().contains("使い方"));
+        let srcs = page
+            .eval("[...document.images].map(i => i.getAttribute('src'))")
+            .await
+            .unwrap();
+        for src in srcs.as_array().unwrap() {
+            let res = app.client().get(app.url(src.as_str().unwrap())).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            assert!(res.bytes().await.unwrap().starts_with(b"\x89PNG"), "{width}: manual image");
+        }
+        page.screenshot(&shots().join(format!("help-{width}.png")))
+            .await
+            .unwrap();
     }
 }
