@@ -414,3 +414,12 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_owned())
 }
+
+/// Marks a resident's category as confirmed by staff or not.
+pub async fn set_category_verified(db: &Db, resident_id: i64, verified: bool) {
+    let mut tx = db.begin().await.unwrap();
+    hiroba_store::residents::set_category_verified(&mut tx, resident_id, verified)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}

@@ -333,3 +333,38 @@ async fn refusals_say_what_to_do_instead() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unverified_category_books_only_after_staff_confirm_it() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, me_id) = app
+            .resident("kinmu@example.jp", "国富 勤", a.category)
+            .await;
+        hiroba_testkit::set_category_verified(db, me_id, false).await;
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(10)).await[0].clone();
+        let page = me
+            .post(
+                "/book/confirm",
+                &[
+                    ("combination", &a.half_a.id.to_string()),
+                    ("date", &date.to_string()),
+                    ("slot", &slot_key(&slots[0])),
+                    ("purpose", &a.purpose),
+                    ("people", "5"),
+                    ("terms", &a.terms_version.to_string()),
+                ],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("利用者区分の確認が済んでいない"),
+            "{}",
+            app.label()
+        );
+        assert!(page.contains("予約の申し込み"));
+    }
+}

@@ -242,9 +242,17 @@ async fn the_booking_story_on_a_phone_and_a_desktop() {
             .await
             .unwrap();
         for src in srcs.as_array().unwrap() {
-            let res = app.client().get(app.url(src.as_str().unwrap())).send().await.unwrap();
+            let res = app
+                .client()
+                .get(app.url(src.as_str().unwrap()))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), 200);
-            assert!(res.bytes().await.unwrap().starts_with(b"\x89PNG"), "{width}: manual image");
+            assert!(
+                res.bytes().await.unwrap().starts_with(b"\x89PNG"),
+                "{width}: manual image"
+            );
         }
         page.screenshot(&shots().join(format!("help-{width}.png")))
             .await

@@ -450,6 +450,13 @@ async fn check(
     form: &BookingForm,
 ) -> Result<Result<Prepared, Response>, AppError> {
     let mut errors = FieldErrors::new();
+    // A category that needs proof (町内在勤 ...) books only after staff confirm it.
+    if !resident.category_verified {
+        errors.add(
+            "applicant",
+            "利用者区分の確認が済んでいないため、まだ予約できません。確認できる書類をお持ちのうえ、施設の窓口でお手続きください。",
+        );
+    }
     let Some(input) = form.input(applicant(resident), &mut errors) else {
         return Err(AppError::NotFound);
     };
