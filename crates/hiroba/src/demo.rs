@@ -34,6 +34,11 @@ pub const DEMO_STAFF: [DemoStaff; 3] = [
     },
 ];
 
+/// A registered resident for trying the booking pages (and for the load
+/// harness's booking scenario): (e-mail, password, name).
+pub const DEMO_RESIDENT: (&str, &str, &str) =
+    ("demo-jumin@example.jp", "hiroba-jumin-2026", "国富 花子");
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
@@ -114,6 +119,26 @@ pub async fn seed(db: &Db) -> Result<(), DemoError> {
         )
         .await?;
     }
+    // The demo resident: 町内在住 (the first category), verified, active.
+    let (email, password, name) = DEMO_RESIDENT;
+    let category = hiroba_store::catalogue::categories(db)
+        .await?
+        .first()
+        .map(|c| c.id)
+        .ok_or_else(|| DemoError::Invalid("no user category".into()))?;
+    let profile = hiroba_domain::resident::Profile {
+        email: email.into(),
+        name: name.into(),
+        kana: "くにとみ はなこ".into(),
+        postal_code: "880-1192".into(),
+        address: "宮崎県東諸県郡国富町大字本庄4800番地".into(),
+        phone: "0985-75-3111".into(),
+        group_name: String::new(),
+    };
+    let password = NewPassword::parse(password, &[email, name]).map_err(DemoError::Invalid)?;
+    let hash = staff::hash_password(&password).await?;
+    let id = hiroba_store::residents::register(&mut tx, &profile, category, true, &hash).await?;
+    hiroba_store::residents::activate(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }

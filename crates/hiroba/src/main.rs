@@ -254,6 +254,8 @@ fn print_demo_banner(config: &Config) {
     for d in &demo::DEMO_STAFF {
         println!("    {:<9} / {:<22} {}", d.login, d.password, d.role);
     }
+    let (email, password, _) = demo::DEMO_RESIDENT;
+    println!("  デモ用利用者 (demo resident): {email} / {password}  → {base}/account/login");
     println!("  送信メール (mail outbox):   {base}/admin/dev/mail");
     println!("  停止するには Ctrl+C / press Ctrl+C to stop");
 }
