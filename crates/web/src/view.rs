@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 8] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 9] = [
     ("/admin", "ホーム", None),
     ("/admin/facilities", "施設", Some(Permission::Facilities)),
     (
@@ -26,6 +26,7 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 8] = [
         "職員アカウント",
         Some(Permission::StaffAdmin),
     ),
+    ("/admin/reports", "帳票・集計", Some(Permission::Reports)),
     ("/admin/audit", "操作ログ", Some(Permission::Logs)),
     (
         "/admin/settings",

@@ -8,6 +8,7 @@ mod holidays;
 mod home;
 mod login;
 mod masters;
+mod reports;
 mod settings;
 mod staff;
 
@@ -31,6 +32,7 @@ fn routes(state: AppState) -> AdminRoutes {
     let facilities_p = Staff(Some(Permission::Facilities));
     let logs = Staff(Some(Permission::Logs));
     let system = Staff(Some(Permission::SystemSettings));
+    let reports_p = Staff(Some(Permission::Reports));
     AdminRoutes::new(state)
         .get("/login", Public, login::form)
         .post("/login", Public, login::submit)
@@ -266,6 +268,12 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/dev/mail", system, dev_mail::list)
         .get("/settings", system, settings::form)
         .post("/settings", system, settings::save)
+        // 帳票・集計 (A26, A27)
+        .get("/reports", reports_p, reports::index)
+        .get("/reports/counts", reports_p, reports::counts)
+        .get("/reports/daily", reports_p, reports::daily)
+        .get("/reports/monthly", reports_p, reports::monthly)
+        .get("/reports/resident/{id}", reports_p, reports::resident)
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
