@@ -445,7 +445,7 @@ async fn daily_list_and_resident_history() {
         let cancelled = history.iter().find(|h| h.id == f.cancelled).unwrap();
         assert_eq!(cancelled.status, "cancelled");
         assert!(cancelled.cancelled_at.is_some());
-        assert_eq!(history[0].facility_name.contains("アリーナくにとみ"), true);
+        assert!(history[0].facility_name.contains("アリーナくにとみ"));
         assert!(
             reports::resident_history(db, f.resident, Some(&[f.other_facility]))
                 .await
