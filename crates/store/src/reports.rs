@@ -158,17 +158,20 @@ pub async fn counts(db: &Db, filter: &CountFilter) -> Result<CountResult> {
     let case: String = (0..11)
         .map(|i| format!(" WHEN r.use_date < ${} THEN {i}", i + 8))
         .collect();
+    // Summed per room and month first; the names are joined to the few result rows.
     let sql = format!(
-        "SELECT r.facility_id, f.name, r.room_id, rm.name, CAST(CASE{case} ELSE 11 END AS BIGINT) AS month_index, \
-         COUNT(*), CAST(COALESCE(SUM(r.end_min - r.start_min), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(r.people), 0) AS BIGINT), CAST(COALESCE(SUM(r.fee_total), 0) AS BIGINT) \
-         FROM reservations r JOIN facilities f ON f.id = r.facility_id JOIN rooms rm ON rm.id = r.room_id \
+        "SELECT g.facility_id, f.name, g.room_id, rm.name, g.month_index, g.n, g.minutes, g.people, g.fees FROM (\
+         SELECT r.facility_id, r.room_id, CAST(CASE{case} ELSE 11 END AS BIGINT) AS month_index, \
+         COUNT(*) AS n, CAST(COALESCE(SUM(r.end_min - r.start_min), 0) AS BIGINT) AS minutes, \
+         CAST(COALESCE(SUM(r.people), 0) AS BIGINT) AS people, CAST(COALESCE(SUM(r.fee_total), 0) AS BIGINT) AS fees \
+         FROM reservations r \
          WHERE r.use_date >= $1 AND r.use_date <= $2 \
          AND ($3 IS NULL OR r.facility_id = $3) AND ($4 IS NULL OR r.room_id = $4) \
          AND ($5 IS NULL OR r.category_id = $5) AND ($6 IS NULL OR r.purpose = $6) \
          AND ($7 IS NULL OR r.status = $7){scope} \
-         GROUP BY r.facility_id, f.name, f.sort_order, r.room_id, rm.name, rm.sort_order, month_index \
-         ORDER BY f.sort_order, r.facility_id, rm.sort_order, r.room_id, month_index",
+         GROUP BY r.facility_id, r.room_id, month_index) g \
+         JOIN facilities f ON f.id = g.facility_id JOIN rooms rm ON rm.id = g.room_id \
+         ORDER BY f.sort_order, g.facility_id, rm.sort_order, g.room_id, g.month_index",
         scope = scope_sql("r.facility_id", filter.scope.as_deref()),
     );
     let rows: Vec<CountSqlRow> = on_pool!(db, pool => {

@@ -305,13 +305,29 @@ async fn respond(
     output: Output,
     report: &Report,
 ) -> Result<Response, AppError> {
-    let (kind, ext, body) = match output {
+    let how = match output {
         Output::Page => {
             return Err(AppError::Internal(
                 "page output handled by the caller".into(),
             ));
         }
-        Output::Print => {
+        Output::Print => "印刷用ページ",
+        Output::Csv { sjis: false } => "CSV（UTF-8）",
+        Output::Csv { sjis: true } => "CSV（Shift_JIS）",
+        Output::Xlsx => "Excel（XLSX）",
+    };
+    // Reports carry personal data (names, phone numbers): every export is logged.
+    hiroba_store::audit::record(
+        state.db(),
+        &me.entry(
+            "report.export",
+            format!("report:{}", report.file_stem),
+            format!("{}（{}）を{how}で出力", report.title, report.period),
+        ),
+    )
+    .await?;
+    let (kind, ext, body) = match output {
+        Output::Page | Output::Print => {
             let html = PrintPage {
                 report,
                 town_name: town_name(state).await?,
@@ -335,20 +351,6 @@ async fn respond(
             xlsx_bytes(report, &town_name(state).await?)?,
         ),
     };
-    hiroba_store::audit::record(
-        state.db(),
-        &me.entry(
-            "report.export",
-            format!("report:{}", report.file_stem),
-            format!(
-                "{}（{}）を{}で出力",
-                report.title,
-                report.period,
-                ext.to_uppercase()
-            ),
-        ),
-    )
-    .await?;
     let stamp = Utc::now().with_timezone(&JST).format("%Y%m%d-%H%M");
     let ascii = format!("{}-{stamp}.{ext}", report.file_stem);
     let japanese = format!("{}_{}_{stamp}.{ext}", report.title, report.period_file());
