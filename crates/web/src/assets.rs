@@ -8,6 +8,7 @@ use crate::error::AppError;
 
 const CSS: &str = include_str!("../static/hiroba.css");
 const JS: &str = include_str!("../static/hiroba.js");
+const REPORT_PRINT_CSS: &str = include_str!("../static/report-print.css");
 
 /// Changes with every release, so browsers fetch fresh assets after an upgrade.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -16,6 +17,7 @@ pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
     let (body, kind) = match name.as_str() {
         "hiroba.css" => (CSS, "text/css; charset=utf-8"),
         "hiroba.js" => (JS, "text/javascript; charset=utf-8"),
+        "report-print.css" => (REPORT_PRINT_CSS, "text/css; charset=utf-8"),
         _ => return Err(AppError::NotFound),
     };
     Ok((

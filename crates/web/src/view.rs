@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 11] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 12] = [
     ("/admin", "ホーム", None),
     (
         "/admin/desk",
@@ -37,6 +37,7 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 11] = [
         "職員アカウント",
         Some(Permission::StaffAdmin),
     ),
+    ("/admin/reports", "帳票・集計", Some(Permission::Reports)),
     ("/admin/audit", "操作ログ", Some(Permission::Logs)),
     (
         "/admin/settings",

@@ -36,6 +36,7 @@ pub fn action_label(code: &str) -> &str {
         "facility.update" => "施設の変更",
         "settings.update" => "システム設定の変更",
         "audit.export" => "操作ログの出力",
+        "report.export" => "帳票の出力",
         "system.staff_create" => "職員の作成（コマンド）",
         "reservation.create" => "窓口での予約",
         "reservation.update" => "予約の変更（支払・申込者）",

@@ -10,6 +10,7 @@ mod login;
 mod masters;
 mod reservations;
 mod residents;
+mod reports;
 mod settings;
 mod staff;
 
@@ -35,6 +36,7 @@ fn routes(state: AppState) -> AdminRoutes {
     let system = Staff(Some(Permission::SystemSettings));
     let desk = Staff(Some(Permission::Reservations));
     let residents_p = Staff(Some(Permission::Residents));
+    let reports_p = Staff(Some(Permission::Reports));
     AdminRoutes::new(state)
         // The counter (窓口): desk calendar, counter bookings, reservations (A22, A23).
         .get("/desk", desk, reservations::desk)
@@ -294,6 +296,12 @@ fn routes(state: AppState) -> AdminRoutes {
         .post("/residents/{id}/erase", residents_p, residents::erase)
         .get("/settings", system, settings::form)
         .post("/settings", system, settings::save)
+        // 帳票・集計 (A26, A27)
+        .get("/reports", reports_p, reports::index)
+        .get("/reports/counts", reports_p, reports::counts)
+        .get("/reports/daily", reports_p, reports::daily)
+        .get("/reports/monthly", reports_p, reports::monthly)
+        .get("/reports/resident/{id}", reports_p, reports::resident)
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
