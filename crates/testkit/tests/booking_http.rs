@@ -368,3 +368,80 @@ async fn an_unverified_category_books_only_after_staff_confirm_it() {
         assert!(page.contains("予約の申し込み"));
     }
 }
+
+#[tokio::test]
+async fn residents_sign_in_by_number_and_the_monthly_limit_holds() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, me_id) = app.resident("gen@example.jp", "国富 源", a.category).await;
+
+        // U01: the 利用者番号 on the account page signs in as well as the e-mail.
+        let client = app.client();
+        let page = client
+            .get(app.url("/account/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = meta_csrf(&page).unwrap();
+        let res = client
+            .post(app.url("/account/login"))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("email", &me_id.to_string()),
+                ("password", "Kunitomi-sumai 2026 hiroba"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{}: number login", app.label());
+
+        // Fill the month up to the facility's limit, then one more is refused.
+        let limit = hiroba_store::catalogue::facility_categories(db, a.facility)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.category_id == a.category)
+            .and_then(|r| r.monthly_limit)
+            .unwrap();
+        let next_month = {
+            use chrono::Datelike;
+            let t = today() + Duration::days(35);
+            t.with_day(1).unwrap()
+        };
+        let days = open_days(db, a.room, next_month).await;
+        let in_month: Vec<_> = days
+            .iter()
+            .filter(|(d, _)| chrono::Datelike::month(d) == chrono::Datelike::month(&next_month))
+            .collect();
+        for (d, slots) in in_month.iter().take(usize::try_from(limit).unwrap()) {
+            let (s0, s1) = (slots[0].start.to_string(), slots[0].end.to_string());
+            hiroba_testkit::reserve_for(db, &a.half_a, *d, (&s0, &s1), Some(me_id)).await;
+        }
+        let (d, slots) = in_month[usize::try_from(limit).unwrap()];
+        let page = me
+            .post(
+                "/book/confirm",
+                &[
+                    ("combination", &a.half_a.id.to_string()),
+                    ("date", &d.to_string()),
+                    ("slot", &slot_key(&slots[0])),
+                    ("purpose", &a.purpose),
+                    ("people", "5"),
+                    ("terms", &a.terms_version.to_string()),
+                ],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("1か月の予約は{limit}件まで")),
+            "{}: monthly limit",
+            app.label()
+        );
+    }
+}

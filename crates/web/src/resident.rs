@@ -401,8 +401,11 @@ pub async fn login(
     let email = form.get("email").trim().to_lowercase();
     let key = format!("resident:{email}");
     let throttled = throttle::is_throttled(db, &key, &ip, state.config().throttle).await?;
+    // E-mail, or the 利用者番号 shown on the account page (U01: "or user ID").
     let found = if throttled {
         None
+    } else if let Ok(number) = email.parse::<i64>() {
+        residents::get(db, number).await?
     } else {
         residents::find_by_email(db, &email).await?
     };

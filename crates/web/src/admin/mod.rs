@@ -8,9 +8,9 @@ mod holidays;
 mod home;
 mod login;
 mod masters;
+mod reports;
 mod reservations;
 mod residents;
-mod reports;
 mod settings;
 mod staff;
 
