@@ -55,6 +55,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Fill a test database with years of synthetic residents and reservations (capacity tests, C05).
+    /// Runs once per database, on one that holds the demo facilities (or use --seed-demo).
+    SeedHistory {
+        #[arg(long, default_value_t = 18_000)]
+        residents: usize,
+        #[arg(long, default_value_t = 300_000)]
+        reservations: usize,
+        /// Years of history ending today (plus 90 days ahead).
+        #[arg(long, default_value_t = 5)]
+        years: u32,
+        /// First seed the demo facilities, catalogue and staff (e.g. into an empty PostgreSQL database).
+        #[arg(long)]
+        seed_demo: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -228,7 +244,66 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
         }
+        Command::SeedHistory {
+            residents,
+            reservations,
+            years,
+            seed_demo,
+            db,
+        } => {
+            let config = db.config()?;
+            let db = open(&config, seed_demo).await?;
+            seed_history(&db, residents, reservations, years, seed_demo).await
+        }
     }
+}
+
+async fn seed_history(
+    db: &Db,
+    residents: usize,
+    reservations: usize,
+    years: u32,
+    seed_demo: bool,
+) -> Result<ExitCode, Failure> {
+    use hiroba_store::seed_history::{HistoryOptions, refusal};
+    if seed_demo {
+        demo::seed(db)
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+    }
+    if let Some(reason) = refusal(db).await? {
+        return Err(Failure::Config(reason));
+    }
+    let opts = HistoryOptions {
+        residents,
+        reservations,
+        years,
+        ..HistoryOptions::default()
+    };
+    println!(
+        "合成履歴を作成しています ({}): 利用者 {residents} 人、予約 {reservations} 件、{years} 年分",
+        db.backend_name()
+    );
+    let started = std::time::Instant::now();
+    let report = hiroba_store::seed_history::seed_history(db, &opts).await?;
+    println!(
+        "完了 ({:.1} 秒): 利用者 {} 人、予約 {} 件（うち取消 {} 件）、占有セル {} 行、期間 {} 〜 {}（空き枠候補 {} 件）",
+        started.elapsed().as_secs_f64(),
+        report.residents,
+        report.reservations,
+        report.cancelled,
+        report.cells,
+        report.from,
+        report.to,
+        report.capacity
+    );
+    if report.reservations < reservations {
+        eprintln!(
+            "hiroba: 空き枠が足りず、予約は {} 件にとどまりました / the rooms were full",
+            report.reservations
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logs(

@@ -17,6 +17,7 @@ pub mod reservations;
 pub mod residents;
 pub mod seed;
 mod seed_catalogue;
+pub mod seed_history;
 pub use seed_catalogue::kunitomi_catalogue;
 pub mod sessions;
 pub mod settings;
