@@ -10,10 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::{Datelike, Duration, Months, NaiveDate};
 use hiroba_domain::booking::{Availability, cells, slot_availability};
-use hiroba_domain::booking_rules::BookingWindow;
 use hiroba_domain::calendar::{DayStatus, SlotState};
 use hiroba_domain::datetime::{JST, format_date, weekday_jp};
-use hiroba_store::catalogue::{self, Combination, PhotoMeta};
+use hiroba_store::catalogue::{self, Combination, FacilityCategory, PhotoMeta};
 use hiroba_store::facilities::{self, Facility, Room, Visibility};
 use hiroba_store::{catalogue_domain, reservations};
 use serde::Deserialize;
@@ -155,27 +154,11 @@ struct AvailabilityPage {
 
 /// The most generous booking window among the categories that may book here:
 /// a day beyond it reads 受付期間外 for everyone.
-async fn widest_window(
-    state: &AppState,
-    facility_id: i64,
-    today: NaiveDate,
-) -> Result<Option<NaiveDate>, AppError> {
-    let rules = catalogue::facility_categories(state.db(), facility_id).await?;
-    Ok(rules
+fn widest_window(rules: &[FacilityCategory], today: NaiveDate) -> Option<NaiveDate> {
+    rules
         .iter()
-        .filter_map(|r| {
-            let n = u32::try_from(r.window_n).ok()?;
-            let window = match r.window_kind.as_str() {
-                "months" => BookingWindow::MonthsAhead {
-                    months: n,
-                    opens_on_day: u32::try_from(r.opens_on_day).ok()?,
-                },
-                "days" => BookingWindow::DaysAhead { days: n },
-                _ => return None,
-            };
-            Some(window.last_bookable_date(today))
-        })
-        .max())
+        .filter_map(|r| r.window().map(|w| w.last_bookable_date(today)))
+        .max()
 }
 
 pub async fn room(
@@ -184,13 +167,16 @@ pub async fn room(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, AppError> {
     let db = state.db();
-    let f = facilities::get(db, id).await?.ok_or(AppError::NotFound)?;
-    let room = facilities::room(db, room_id)
-        .await?
-        .filter(|r| r.facility_id == id && r.visibility() != Visibility::Private)
+    // Catalogue data from the short-lived cache; held cells always fresh (C05).
+    let cached = state.views().room(db, room_id).await?;
+    let data = cached
+        .as_ref()
+        .as_ref()
+        .filter(|d| d.facility.id == id && d.room.visibility() != Visibility::Private)
         .ok_or(AppError::NotFound)?;
+    let (f, room) = (&data.facility, &data.room);
     let today = today();
-    let combos = catalogue::combinations(db, room_id).await?;
+    let combos = &data.combos;
     let combo = q
         .combination
         .and_then(|c| combos.iter().find(|x| x.id == c))
@@ -224,16 +210,13 @@ pub async fn room(
     let mut month = from.with_day(1).unwrap_or(from);
     while month <= to {
         days.extend(
-            catalogue_domain::month_calendar(
-                db,
-                room_id,
-                Some(combo.id),
-                month.year(),
-                month.month(),
-            )
-            .await?
-            .into_iter()
-            .filter(|d| d.date >= from && d.date <= to),
+            state
+                .views()
+                .month(db, room_id, combo.id, month.year(), month.month())
+                .await?
+                .iter()
+                .filter(|d| d.date >= from && d.date <= to)
+                .cloned(),
         );
         month = month
             .checked_add_months(Months::new(1))
@@ -243,7 +226,7 @@ pub async fn room(
     for (date, unit, cell) in reservations::held_cells(db, room_id, from, to).await? {
         held.entry((date, cell)).or_default().insert(unit);
     }
-    let last_bookable = widest_window(&state, id, today).await?;
+    let last_bookable = widest_window(&data.windows, today);
     // Availability-only rooms are booked at the counter (A09).
     let bookable = room.visibility() == Visibility::Public;
     let cells_view: Vec<DayCell> = days
@@ -367,11 +350,15 @@ pub async fn room(
         _ => "現在、インターネットでの予約は受け付けていません。".to_owned(),
     };
     render(&AvailabilityPage {
-        layout: layout(&state, &format!("{} {} の空き状況", f.name, room.name)).await?,
+        layout: Layout {
+            title: format!("{} {} の空き状況", f.name, room.name),
+            town_name: data.town_name.clone(),
+            ..Layout::default()
+        },
         details: room.visibility() == Visibility::Public,
-        f,
-        room,
-        combos,
+        f: f.clone(),
+        room: room.clone(),
+        combos: combos.clone(),
         combination: c,
         heading,
         week_view: week_start.is_some(),

@@ -17,6 +17,7 @@ mod resident;
 pub mod routes;
 mod security;
 mod view;
+mod view_cache;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -63,6 +64,7 @@ struct Inner {
     db: Db,
     config: WebConfig,
     csrf_key: [u8; 32],
+    views: view_cache::ViewCache,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
                 db,
                 config,
                 csrf_key,
+                views: view_cache::ViewCache::default(),
             }),
         })
     }
@@ -84,6 +87,11 @@ impl AppState {
 
     pub fn config(&self) -> &WebConfig {
         &self.inner.config
+    }
+
+    /// The public pages' short-lived catalogue cache.
+    pub fn views(&self) -> &view_cache::ViewCache {
+        &self.inner.views
     }
 
     pub(crate) fn csrf_key(&self) -> &[u8; 32] {
