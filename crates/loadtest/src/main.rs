@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use crate::conn::Conn;
-use crate::scenario::{MonthView, Scenario};
+use crate::scenario::{BookingConfirm, MonthView, Scenario};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +35,19 @@ enum Command {
         /// Path and query of the page, e.g. /facilities/1/rooms/1?month=2026-03
         #[arg(long)]
         path: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// A signed-in resident POSTs the booking confirmation step (expects the confirmation page).
+    BookingConfirm {
+        /// The resident's e-mail (the demo seeds demo-jumin@example.jp).
+        #[arg(long, default_value = "demo-jumin@example.jp")]
+        email: String,
+        #[arg(long, default_value = "hiroba-jumin-2026")]
+        password: String,
+        /// A week view of a room and combination whose first free slot is booked.
+        #[arg(long)]
+        week_path: String,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -275,6 +288,22 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::MonthView { path, run: args } => run(MonthView { path }, args).await,
+            Command::BookingConfirm {
+                email,
+                password,
+                week_path,
+                run: args,
+            } => {
+                run(
+                    BookingConfirm {
+                        email,
+                        password,
+                        week_path,
+                    },
+                    args,
+                )
+                .await
+            }
         }
     });
     match outcome {

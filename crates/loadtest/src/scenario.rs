@@ -68,3 +68,137 @@ pub fn expect(got: StatusCode, want: StatusCode, what: &str) -> Result<(), Strin
         Err(format!("{what}: HTTP {got} (expected {want})"))
     }
 }
+
+/// The booking confirmation step (U07, U08): a signed-in resident POSTs the
+/// booking form to /book/confirm, which runs every booking check and prices
+/// the request. Each connection signs in once (not measured) and finds a free
+/// slot of the room from its week view.
+pub struct BookingConfirm {
+    pub email: String,
+    pub password: String,
+    /// A week view whose first free slot is used, e.g.
+    /// /facilities/1/rooms/1?week=2027-01-10&combination=2
+    pub week_path: String,
+}
+
+pub struct BookingState {
+    body: String,
+}
+
+/// The `content` of `<meta name="csrf-token">`.
+fn meta_csrf(html: &str) -> Option<String> {
+    let marker = "name=\"csrf-token\" content=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The value of a form field `name="..." value="..."` in a page.
+fn field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", url_escape(k), url_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn url_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Scenario for BookingConfirm {
+    type State = BookingState;
+
+    fn describe(&self) -> String {
+        format!(
+            "booking-confirm: POST /book/confirm as {} (a free slot from {})",
+            self.email, self.week_path
+        )
+    }
+
+    async fn prepare(&self, conn: &mut Conn, _worker: usize) -> Result<BookingState, String> {
+        let page = conn.get("/account/login").await?;
+        let csrf = meta_csrf(&String::from_utf8_lossy(&page.body)).ok_or("login page: no csrf")?;
+        let login = conn
+            .post_form(
+                "/account/login",
+                encode(&[
+                    ("_csrf", &csrf),
+                    ("email", &self.email),
+                    ("password", &self.password),
+                ]),
+            )
+            .await?;
+        expect(login.status, StatusCode::SEE_OTHER, "sign-in")?;
+        let week = conn.get(&self.week_path).await?;
+        let week = String::from_utf8_lossy(&week.body).into_owned();
+        let start = week
+            .find("href=\"/book?")
+            .ok_or("no free slot in the week view")?
+            + 6;
+        let end = week[start..].find('"').ok_or("bad link")? + start;
+        let link = week[start..end].replace("&#38;", "&").replace("&amp;", "&");
+        let form = conn.get(&link).await?;
+        expect(form.status, StatusCode::OK, &link)?;
+        let form = String::from_utf8_lossy(&form.body).into_owned();
+        let csrf = meta_csrf(&form).ok_or("booking form: no csrf")?;
+        let combination = field(&form, "combination").ok_or("no combination")?;
+        let date = field(&form, "date").ok_or("no date")?;
+        let slot = link.rsplit("slot=").next().unwrap_or("").to_owned();
+        let purpose_at = form.find("id=\"f-purpose\"").ok_or("no purpose field")?;
+        let purpose = form[purpose_at..]
+            .split("<option>")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .ok_or("no purpose option")?
+            .to_owned();
+        let terms = form
+            .find("name=\"terms\" value=\"")
+            .and_then(|_| field(&form, "terms"))
+            .unwrap_or_default();
+        Ok(BookingState {
+            body: encode(&[
+                ("_csrf", &csrf),
+                ("combination", &combination),
+                ("date", &date),
+                ("slot", &slot),
+                ("purpose", &purpose),
+                ("activity", "練習"),
+                ("people", "10"),
+                ("terms", &terms),
+            ]),
+        })
+    }
+
+    async fn step(
+        &self,
+        conn: &mut Conn,
+        state: &mut BookingState,
+        _iteration: u64,
+    ) -> Result<(), String> {
+        let reply = conn.post_form("/book/confirm", state.body.clone()).await?;
+        expect(reply.status, StatusCode::OK, "/book/confirm")?;
+        let body = String::from_utf8_lossy(&reply.body);
+        if body.contains("name=\"total\"") {
+            Ok(())
+        } else {
+            Err("/book/confirm did not show the confirmation page".into())
+        }
+    }
+}

@@ -129,6 +129,18 @@ async fn a_resident_books_half_a_with_lighting_and_cancels() {
             app.label()
         );
 
+        // The availability page shows it at once (its one-second page cache is dropped).
+        let week = me
+            .get(&format!(
+                "/facilities/{}/rooms/{}?week={date}&combination={}",
+                a.facility, a.room, a.half_a.id
+            ))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!week.contains(&link), "{}: slot still offered", app.label());
+
         // Pressing "予約する" again (a stale page) cannot book it twice.
         let again = post(done_fields, "/book/complete").await;
         assert_eq!(again.status(), 200);

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{Html, IntoResponse, Response};
 use chrono::{Datelike, Duration, Months, NaiveDate};
 use hiroba_domain::booking::{Availability, cells, slot_availability};
 use hiroba_domain::calendar::{DayStatus, SlotState};
@@ -161,11 +161,36 @@ fn widest_window(rules: &[FacilityCategory], today: NaiveDate) -> Option<NaiveDa
         .max()
 }
 
+/// A room's month or week view; the rendered page is kept for a second (C05).
 pub async fn room(
     State(state): State<AppState>,
     Path((id, room_id)): Path<(i64, i64)>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, AppError> {
+    let key = (
+        room_id,
+        format!(
+            "{id}|{}|{}|{}",
+            q.month.as_deref().unwrap_or(""),
+            q.week.as_deref().unwrap_or(""),
+            q.combination.unwrap_or(0)
+        ),
+        today(),
+    );
+    if let Some(html) = state.views().page(&key) {
+        return Ok(Html(html.as_str().to_owned()).into_response());
+    }
+    let html = room_page(&state, id, room_id, q).await?;
+    state.views().put_page(key, html.clone());
+    Ok(Html(html).into_response())
+}
+
+async fn room_page(
+    state: &AppState,
+    id: i64,
+    room_id: i64,
+    q: ViewQuery,
+) -> Result<String, AppError> {
     let db = state.db();
     // Catalogue data from the short-lived cache; held cells always fresh (C05).
     let cached = state.views().room(db, room_id).await?;
@@ -349,7 +374,7 @@ pub async fn room(
         }
         _ => "現在、インターネットでの予約は受け付けていません。".to_owned(),
     };
-    render(&AvailabilityPage {
+    Ok(AvailabilityPage {
         layout: Layout {
             title: format!("{} {} の空き状況", f.name, room.name),
             town_name: data.town_name.clone(),
@@ -372,5 +397,6 @@ pub async fn room(
             Some(start) => start.to_string(),
             None => from.format("%Y-%m").to_string(),
         },
-    })
+    }
+    .render()?)
 }

@@ -587,6 +587,7 @@ pub async fn complete(
         .await?;
     }
     tx.commit().await?;
+    state.views().room_changed(prepared.reservation.room_id);
     Ok(Redirect::to(&format!("/account/reservations/{id}?done=1")).into_response())
 }
 
@@ -871,6 +872,7 @@ pub async fn cancel(
         .await?;
     }
     tx.commit().await?;
+    state.views().room_changed(v.r.room_id);
     let mut layout = layout(&state, &token, "予約の確認・取消").await?;
     layout.notice = Some(format!(
         "予約（{}）を取り消しました。確認のメールをお送りしました。",

@@ -17,7 +17,7 @@ mod resident;
 pub mod routes;
 mod security;
 mod view;
-mod view_cache;
+pub mod view_cache;
 
 use std::net::IpAddr;
 use std::sync::Arc;

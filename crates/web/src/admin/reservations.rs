@@ -723,6 +723,7 @@ pub async fn create(
         summary,
     )
     .await?;
+    state.views().room_changed(r.room_id);
     Ok(Redirect::to(&format!("/admin/reservations/{id}?done=created")).into_response())
 }
 
@@ -1069,5 +1070,6 @@ pub async fn cancel(
         format!("予約 {} を取消（理由: {reason}）", v.r.reference),
     )
     .await?;
+    state.views().room_changed(v.r.room_id);
     Ok(Redirect::to(&format!("/admin/reservations/{id}?done=cancelled")).into_response())
 }
