@@ -1,0 +1,1 @@
+//! OpenAPI schema validator (in progress).
