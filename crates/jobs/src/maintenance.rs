@@ -43,6 +43,19 @@ pub fn spawn(db: Db, session: SessionPolicy, every: Duration) -> tokio::task::Jo
     })
 }
 
+/// Checkpoints the SQLite write-ahead log every `every` (see `Db::checkpoint`).
+pub fn spawn_checkpointer(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = db.checkpoint().await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

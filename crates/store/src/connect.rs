@@ -73,6 +73,10 @@ pub async fn open(target: &DbTarget) -> Result<Db> {
                 .pragma("key", key.pragma_value())
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                // Checkpoints run in the background (`Db::checkpoint`, every
+                // second in the server); this larger automatic threshold only
+                // bounds the log when nothing else checkpoints (CLI commands).
+                .pragma("wal_autocheckpoint", "20000")
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
