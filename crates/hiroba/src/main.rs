@@ -372,6 +372,7 @@ async fn serve(
         }
     };
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
+    let line_events = hiroba_jobs::line_events::spawn(db.clone(), Duration::from_secs(1));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("{} で待ち受けできません: {e}", config.listen)))?;
@@ -384,6 +385,7 @@ async fn serve(
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     maintenance.abort();
     mailer.abort();
+    line_events.abort();
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }
