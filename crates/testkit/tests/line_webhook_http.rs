@@ -149,6 +149,35 @@ async fn follow_message_unfollow_through_the_simulator() {
             "{label}"
         );
 
+        // The admin's friends list and chat-like talk log (M22, M23).
+        let admin = app.login_admin().await;
+        let page = admin.get("/admin/line/friends").await;
+        assert_eq!(page.status().as_u16(), 200, "{label}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("国富 花子"), "{label}");
+        assert!(html.contains(&format!("/admin/line/friends/{}", friend.id)));
+        let page = admin
+            .get(&format!("/admin/line/friends/{}", friend.id))
+            .await;
+        assert_eq!(page.status().as_u16(), 200, "{label}");
+        let html = page.text().await.unwrap();
+        for text in [
+            "友だち追加",
+            "こんにちは",
+            "位置情報: 国富町役場",
+            "ポストバック: action=reserve",
+        ] {
+            assert!(html.contains(text), "{label}: {text}");
+        }
+        assert_eq!(
+            admin
+                .get("/admin/line/friends?channel=x")
+                .await
+                .status()
+                .as_u16(),
+            404
+        );
+
         assert!(sim.unfollow(&user).await.unwrap().delivered);
         assert_eq!(process(&app).await, 1, "{label}");
         let friend = line::friend_by_user(app.db(), Channel::Production, &user)
