@@ -281,3 +281,25 @@ async fn signature_and_body_checks() {
         sim.shutdown();
     }
 }
+
+#[tokio::test]
+async fn follow_is_kept_when_the_profile_is_unavailable() {
+    for app in spawn_all().await {
+        let label = app.label();
+        let sim = sim_for(&app).await;
+        let user = hiroba_line_sim::new_user_id();
+        sim.add_user(&user, "本庄 太郎", None);
+        sim.fail_next("GET /v2/bot/profile/{userId}", 10);
+        assert!(sim.follow(&user).await.unwrap().delivered);
+        assert_eq!(process(&app).await, 1, "{label}");
+        let friend = line::friend_by_user(app.db(), Channel::Production, &user)
+            .await
+            .unwrap()
+            .expect("friend kept without a profile");
+        assert_eq!(friend.display_name, "", "{label}");
+        assert_eq!(friend.status, FriendStatus::Friend);
+        let events = line::events(app.db(), Channel::Production).await.unwrap();
+        assert!(events[0].processed_at.is_some(), "{label}: not retried");
+        sim.shutdown();
+    }
+}
