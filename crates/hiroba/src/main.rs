@@ -374,6 +374,7 @@ async fn serve(
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
     let checkpointer =
         hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_secs(1));
+    let line_events = hiroba_jobs::line_events::spawn(db.clone(), Duration::from_secs(1));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("{} で待ち受けできません: {e}", config.listen)))?;
@@ -387,6 +388,7 @@ async fn serve(
     maintenance.abort();
     mailer.abort();
     checkpointer.abort();
+    line_events.abort();
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }

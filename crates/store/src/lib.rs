@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod catalogue_domain;
 mod connect;
 pub mod facilities;
+pub mod line;
 pub mod outbox;
 pub mod reports;
 pub mod reservations;

@@ -12,6 +12,7 @@ pub mod booking;
 mod csrf;
 mod error;
 mod form;
+pub mod line_webhook;
 mod public;
 mod resident;
 pub mod routes;
@@ -106,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .merge(public::router())
         .merge(resident::router())
         .merge(booking::router())
+        .merge(line_webhook::router())
         .nest("/admin", admin)
         .fallback(public::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))

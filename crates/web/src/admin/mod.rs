@@ -6,6 +6,7 @@ mod dev_mail;
 mod facilities;
 mod holidays;
 mod home;
+mod line_friends;
 mod login;
 mod masters;
 mod reports;
@@ -302,6 +303,17 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/reports/daily", reports_p, reports::daily)
         .get("/reports/monthly", reports_p, reports::monthly)
         .get("/reports/resident/{id}", reports_p, reports::resident)
+        // LINE friends and talk log (issue 5; M22, M23).
+        .get(
+            "/line/friends",
+            Staff(Some(Permission::MessagingCompose)),
+            line_friends::list,
+        )
+        .get(
+            "/line/friends/{id}",
+            Staff(Some(Permission::MessagingCompose)),
+            line_friends::detail,
+        )
 }
 
 pub fn router(state: AppState) -> Router<AppState> {

@@ -1,0 +1,253 @@
+//! Processes the LINE webhook events the webhook stored (issue 5; M20, M22, M23).
+//! Every instance may run it: a claim is a lease (`hiroba_store::line::claim_event`).
+//!
+//! - follow: the friend is registered or reactivated, with the display name and
+//!   picture from the profile API (an unavailable profile leaves them empty or
+//!   unchanged; no retry);
+//! - unfollow: the friend is marked blocked with the date;
+//! - message and postback: a talk-log entry ('in') with a one-line summary;
+//! - every other event type is kept as stored and marked processed.
+//!
+//! Each event is applied and marked processed in one transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hiroba_line::webhook::MessageContent;
+use hiroba_line::{Client, ClientConfig, Event, EventKind};
+use hiroba_store::line::{self, Channel, ChannelSettings, Direction, NewTalk, StoredEvent};
+use hiroba_store::{Db, StoreError};
+
+/// How long a claimed event stays with its worker (a profile call included).
+fn lease() -> chrono::Duration {
+    chrono::Duration::minutes(2)
+}
+
+/// Wait before a failed event (a storage error) is tried again.
+fn retry_after() -> chrono::Duration {
+    chrono::Duration::seconds(30)
+}
+
+/// Messaging API clients per channel, rebuilt when the stored settings change.
+#[derive(Default)]
+pub struct ChannelClients {
+    clients: HashMap<Channel, (ChannelSettings, Arc<Client>)>,
+}
+
+impl ChannelClients {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reloads the channels' settings; clients of unchanged channels are kept.
+    pub async fn refresh(&mut self, db: &Db) -> Result<(), StoreError> {
+        for channel in Channel::ALL {
+            let Some(settings) = line::load_channel(db, channel).await? else {
+                self.clients.remove(&channel);
+                continue;
+            };
+            if self
+                .clients
+                .get(&channel)
+                .is_some_and(|(known, _)| *known == settings)
+            {
+                continue;
+            }
+            let mut config = ClientConfig::new(settings.access_token.clone());
+            config.api_base = settings.api_base.clone();
+            config.api_data_base = settings.api_data_base.clone();
+            config.timeout = Duration::from_secs(5);
+            config.max_retries = 1;
+            match Client::new(config) {
+                Ok(client) => {
+                    self.clients.insert(channel, (settings, Arc::new(client)));
+                }
+                Err(e) => {
+                    tracing::error!(%channel, error = %e, "LINE client cannot be built");
+                    self.clients.remove(&channel);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, channel: Channel) -> Option<Arc<Client>> {
+        self.clients.get(&channel).map(|(_, c)| c.clone())
+    }
+}
+
+/// The talk-log kind and one-line summary of a message.
+pub fn message_summary(content: &MessageContent) -> (&'static str, String) {
+    match content {
+        MessageContent::Text { text, .. } => ("text", text.clone()),
+        MessageContent::Location { title, address, .. } => {
+            let place = title
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .or(address.as_deref())
+                .unwrap_or_default();
+            ("location", format!("位置情報: {place}"))
+        }
+        MessageContent::Sticker { .. } => ("sticker", "スタンプ".to_owned()),
+        MessageContent::Image { .. } => ("image", "画像".to_owned()),
+        MessageContent::Video { .. } => ("video", "動画".to_owned()),
+        MessageContent::Audio { .. } => ("audio", "音声".to_owned()),
+        MessageContent::File { file_name, .. } => ("file", format!("ファイル: {file_name}")),
+        MessageContent::Other => ("message", "メッセージ".to_owned()),
+    }
+}
+
+fn event_time(event: &Event, fallback: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(event.timestamp).unwrap_or(fallback)
+}
+
+/// What one event does to friends and the talk log.
+enum Action {
+    Follow { unblocked: bool },
+    Unfollow,
+    Talk { kind: &'static str, text: String },
+    Nothing,
+}
+
+fn action_of(event: &Event) -> Action {
+    match &event.kind {
+        EventKind::Follow { is_unblocked } => Action::Follow {
+            unblocked: *is_unblocked,
+        },
+        EventKind::Unfollow => Action::Unfollow,
+        EventKind::Message(content) => {
+            let (kind, text) = message_summary(content);
+            Action::Talk { kind, text }
+        }
+        EventKind::Postback(p) => Action::Talk {
+            kind: "postback",
+            text: format!("ポストバック: {}", p.data),
+        },
+        _ => Action::Nothing,
+    }
+}
+
+async fn apply(
+    db: &Db,
+    clients: &ChannelClients,
+    stored: &StoredEvent,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let event = serde_json::from_str(&stored.raw)
+        .map_err(|e| e.to_string())
+        .and_then(|raw| Event::from_value(raw).map_err(|e| e.to_string()));
+    let event = match event {
+        Ok(event) => event,
+        Err(error) => {
+            // The webhook parsed it before storing; nothing to do but record it.
+            tracing::warn!(event_id = stored.id, %error, "stored LINE event unreadable");
+            let mut tx = db.begin().await?;
+            line::mark_processed(&mut tx, stored.id, now).await?;
+            return tx.commit().await;
+        }
+    };
+    let channel = stored.channel;
+    let at = event_time(&event, now);
+    let user = event.user_id().map(str::to_owned);
+    let action = match user {
+        Some(_) => action_of(&event),
+        None => Action::Nothing,
+    };
+    let user = user.unwrap_or_default();
+    // The profile call happens before the transaction: no lock held over the network.
+    let profile = match action {
+        Action::Follow { .. } => match clients.get(channel) {
+            Some(client) => match client.get_profile(&user).await {
+                Ok(res) => Some(res.data),
+                Err(e) => {
+                    tracing::warn!(%channel, error = %e, "LINE profile unavailable");
+                    None
+                }
+            },
+            None => None,
+        },
+        _ => None,
+    };
+    let mut tx = db.begin().await?;
+    let (kind, text) = match action {
+        Action::Follow { unblocked } => {
+            let (name, picture) = profile
+                .map(|p| (p.display_name, p.picture_url.unwrap_or_default()))
+                .unwrap_or_default();
+            line::upsert_follow(&mut tx, channel, &user, &name, &picture, at).await?;
+            let text = if unblocked {
+                "ブロック解除"
+            } else {
+                "友だち追加"
+            };
+            ("follow", text.to_owned())
+        }
+        Action::Unfollow => {
+            line::mark_blocked(&mut tx, channel, &user, at).await?;
+            ("unfollow", "ブロック".to_owned())
+        }
+        Action::Talk { kind, text } => (kind, text),
+        Action::Nothing => ("", String::new()),
+    };
+    if !kind.is_empty() {
+        line::append_talk(
+            &mut tx,
+            &NewTalk {
+                channel,
+                user_id: &user,
+                direction: Direction::In,
+                kind,
+                text: &text,
+                raw: &stored.raw,
+                at,
+            },
+        )
+        .await?;
+    }
+    line::mark_processed(&mut tx, stored.id, now).await?;
+    tx.commit().await
+}
+
+/// Processes every pending event, oldest first, and returns how many were done.
+/// A storage error on one event is recorded on it (retried later); only an error
+/// claiming events ends the run early.
+pub async fn process_pending(
+    db: &Db,
+    clients: &ChannelClients,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut done = 0;
+    while let Some(stored) = line::claim_event(db, now, lease()).await? {
+        match apply(db, clients, &stored, now).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::warn!(event_id = stored.id, error = %e, "LINE event not processed; will retry");
+                line::mark_event_failed(db, stored.id, now, retry_after(), &e.to_string()).await?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Processes pending events now and then every `every` until the task is aborted.
+pub fn spawn(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut clients = ChannelClients::new();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = clients.refresh(&db).await {
+                tracing::error!(error = %e, "LINE channel settings unreadable");
+                continue;
+            }
+            match process_pending(&db, &clients, Utc::now()).await {
+                Ok(0) => {}
+                Ok(done) => tracing::debug!(done, "LINE events processed"),
+                Err(e) => tracing::error!(error = %e, "LINE event run failed; will retry"),
+            }
+        }
+    })
+}
