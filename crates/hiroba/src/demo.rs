@@ -37,7 +37,7 @@ pub const DEMO_STAFF: [DemoStaff; 3] = [
 /// A registered resident for trying the booking pages (and for the load
 /// harness's booking scenario): (e-mail, password, name).
 pub const DEMO_RESIDENT: (&str, &str, &str) =
-    ("demo-jumin@example.jp", "hiroba-jumin-2026", "国富 花子");
+    ("demo-jumin@example.jp", "hiroba-jumin-2026", "本庄 さくら");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -129,7 +129,7 @@ pub async fn seed(db: &Db) -> Result<(), DemoError> {
     let profile = hiroba_domain::resident::Profile {
         email: email.into(),
         name: name.into(),
-        kana: "くにとみ はなこ".into(),
+        kana: "ほんじょう さくら".into(),
         postal_code: "880-1192".into(),
         address: "宮崎県東諸県郡国富町大字本庄4800番地".into(),
         phone: "0985-75-3111".into(),
