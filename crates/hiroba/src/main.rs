@@ -193,8 +193,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|d| (d.login.to_owned(), d.password.to_owned()))
                 .collect();
+            let sim = start_line_sim(&config, &db).await?;
             print_demo_banner(&config);
-            serve(config, db, logins).await
+            println!("  LINE シミュレーター (LINE simulator): {}", sim.page_url());
+            let outcome = serve(config, db, logins).await;
+            sim.shutdown();
+            outcome
         }
         Command::Serve { db } => {
             let config = db.config()?;
@@ -333,6 +337,43 @@ fn print_demo_banner(config: &Config) {
     println!("  デモ用利用者 (demo resident): {email} / {password}  → {base}/account/login");
     println!("  送信メール (mail outbox):   {base}/admin/dev/mail");
     println!("  停止するには Ctrl+C / press Ctrl+C to stop");
+}
+
+/// The demo's LINE platform (issue 5): the simulator on loopback, with the
+/// production channel pointed at it and a few simulated residents, so a
+/// newcomer sees the whole LINE side without a LINE account. Fresh channel
+/// credentials at every start; they never leave this machine.
+async fn start_line_sim(config: &Config, db: &Db) -> Result<hiroba_line_sim::SimHandle, Failure> {
+    use hiroba_store::line::{Channel, ChannelSettings, save_channel};
+    let secret = hiroba_store::sessions::new_token()?;
+    let token = hiroba_store::sessions::new_token()?;
+    let sim = hiroba_line_sim::spawn(hiroba_line_sim::SimConfig {
+        channel_token: token.clone(),
+        channel_secret: secret.clone(),
+        webhook_url: Some(format!("http://{}/line/webhook/production", config.listen)),
+        bind: std::net::IpAddr::from([127, 0, 0, 1]),
+        ..hiroba_line_sim::SimConfig::default()
+    })
+    .await
+    .map_err(|e| Failure::Runtime(format!("LINE simulator: {e}")))?;
+    for name in ["国富 太郎", "本庄 花子", "八代 次郎"] {
+        sim.add_user(&hiroba_line_sim::new_user_id(), name, None);
+    }
+    let mut tx = db.begin().await?;
+    save_channel(
+        &mut tx,
+        &ChannelSettings {
+            kind: Channel::Production,
+            channel_id: "demo-simulator".into(),
+            channel_secret: secret,
+            access_token: token,
+            api_base: sim.api_base(),
+            api_data_base: sim.api_data_base(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(sim)
 }
 
 async fn serve(
