@@ -98,6 +98,25 @@ fn with_search_path(url: &str, schema: &str) -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        // Close SQLite connections before the test process can exit: a
+        // connection thread still closing while the process's exit handlers
+        // tear down the crypto library behind SQLCipher aborted a run
+        // ("double free or corruption"). Same separate-runtime trick as below.
+        if let Db::Sqlite(pool) = &self.db {
+            let pool = pool.clone();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(3), pool.close())
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
         let Some((url, schema)) = self.pg_cleanup.take() else {
             return;
         };
