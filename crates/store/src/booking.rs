@@ -81,6 +81,23 @@ pub struct Place {
     pub rule: Option<FacilityCategory>,
 }
 
+/// The usage purposes (A15) offered for one combination: the facility's,
+/// the room's and the combination's own.
+pub async fn purposes_for(
+    db: &Db,
+    facility_id: i64,
+    room_id: i64,
+    combination_id: i64,
+) -> Result<Vec<String>> {
+    Ok(catalogue::purposes(db, facility_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.room_id.is_none_or(|r| r == room_id))
+        .filter(|p| p.combination_id.is_none_or(|c| c == combination_id))
+        .map(|p| p.name)
+        .collect())
+}
+
 /// Loads the place and day of a booking; None when the combination does not exist.
 pub async fn place(
     db: &Db,
@@ -113,13 +130,7 @@ pub async fn place(
         .into_iter()
         .filter(|e| e.room_id.is_none_or(|r| r == room.id))
         .collect();
-    let purposes = catalogue::purposes(db, facility.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.room_id.is_none_or(|r| r == room.id))
-        .filter(|p| p.combination_id.is_none_or(|c| c == combination.id))
-        .map(|p| p.name)
-        .collect();
+    let purposes = purposes_for(db, facility.id, room.id, combination.id).await?;
     let activities = catalogue::activities(db, facility.id)
         .await?
         .into_iter()

@@ -83,6 +83,13 @@ pub fn time_label(start_min: i64, end_min: i64) -> String {
     format!("{}〜{}", t(start_min), t(end_min))
 }
 
+/// "9:00〜12:00" of the consecutive slots a new reservation holds.
+pub fn booked_time(r: &hiroba_store::reservations::NewReservation) -> String {
+    let start = r.slots.first().map(|s| i64::from(s.start.minutes()));
+    let end = r.slots.last().map(|s| i64::from(s.end.minutes()));
+    time_label(start.unwrap_or(0), end.unwrap_or(0))
+}
+
 /// What the booking form carries, as typed.
 #[derive(Debug, Clone, Default)]
 pub struct BookingForm {
@@ -481,10 +488,6 @@ async fn check(
 
 fn confirm_page(layout: Layout, form: BookingForm, p: &Prepared) -> Result<Response, AppError> {
     let r = &p.reservation;
-    let (start, end) = (
-        r.slots.first().map(|s| s.start.minutes()).unwrap_or(0),
-        r.slots.last().map(|s| s.end.minutes()).unwrap_or(0),
-    );
     render(&ConfirmPage {
         layout,
         form,
@@ -494,7 +497,7 @@ fn confirm_page(layout: Layout, form: BookingForm, p: &Prepared) -> Result<Respo
         day: format_date(r.date),
         time: format!(
             "{}（{}）",
-            time_label(i64::from(start), i64::from(end)),
+            booked_time(r),
             format_minutes(r.slots.iter().map(TimeRange::minutes).sum())
         ),
         applicant: r.applicant_name.clone(),
@@ -598,16 +601,7 @@ fn completion_mail(
     reference: &str,
 ) -> String {
     let r = &p.reservation;
-    let time = time_label(
-        r.slots
-            .first()
-            .map(|s| i64::from(s.start.minutes()))
-            .unwrap_or(0),
-        r.slots
-            .last()
-            .map(|s| i64::from(s.end.minutes()))
-            .unwrap_or(0),
-    );
+    let time = booked_time(r);
     let mut fee = String::new();
     for item in &p.quote.items {
         fee.push_str(&format!(
@@ -688,10 +682,12 @@ struct ListPage {
     past: Vec<Line>,
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let Some((resident, token)) = signed_in(&state, &headers).await? else {
-        return Ok(login_first("/account/reservations"));
-    };
+/// Upcoming reservations (soonest first) and the rest (newest first).
+async fn list_page(
+    state: &AppState,
+    resident: &Resident,
+    layout: Layout,
+) -> Result<Response, AppError> {
     let today = today();
     let all = reservations::for_resident(state.db(), resident.id).await?;
     let (mut upcoming, past): (Vec<_>, Vec<_>) = all
@@ -699,10 +695,18 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         .partition(|v| v.r.use_date >= today && v.r.status == "confirmed");
     upcoming.reverse();
     render(&ListPage {
-        layout: layout(&state, &token, "予約の確認・取消").await?,
+        layout,
         upcoming: upcoming.into_iter().map(line).collect(),
         past: past.into_iter().map(line).collect(),
     })
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let Some((resident, token)) = signed_in(&state, &headers).await? else {
+        return Ok(login_first("/account/reservations"));
+    };
+    let layout = layout(&state, &token, "予約の確認・取消").await?;
+    list_page(&state, &resident, layout).await
 }
 
 /// A resident's own reservation, or 404 (never someone else's).
@@ -878,17 +882,7 @@ pub async fn cancel(
         "予約（{}）を取り消しました。確認のメールをお送りしました。",
         v.r.reference
     ));
-    let today = today();
-    let all = reservations::for_resident(db, resident.id).await?;
-    let (mut upcoming, past): (Vec<_>, Vec<_>) = all
-        .iter()
-        .partition(|v| v.r.use_date >= today && v.r.status == "confirmed");
-    upcoming.reverse();
-    render(&ListPage {
-        layout,
-        upcoming: upcoming.into_iter().map(line).collect(),
-        past: past.into_iter().map(line).collect(),
-    })
+    list_page(&state, &resident, layout).await
 }
 
 #[derive(Template)]
@@ -904,13 +898,7 @@ struct ChangePage {
 }
 
 async fn purposes_for(db: &Db, v: &ReservationView) -> Result<Vec<String>, AppError> {
-    Ok(hiroba_store::catalogue::purposes(db, v.r.facility_id)
-        .await?
-        .into_iter()
-        .filter(|p| p.room_id.is_none_or(|r| r == v.r.room_id))
-        .filter(|p| p.combination_id.is_none_or(|c| c == v.r.combination_id))
-        .map(|p| p.name)
-        .collect())
+    Ok(booking::purposes_for(db, v.r.facility_id, v.r.room_id, v.r.combination_id).await?)
 }
 
 pub async fn change_form(

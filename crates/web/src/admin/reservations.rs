@@ -28,8 +28,8 @@ use super::render;
 use crate::AppState;
 use crate::auth::CurrentStaff;
 use crate::booking::{
-    BookingForm, EquipmentChoice, SlotChoice, equipment_choices, slot_choices, slot_key,
-    time_label, today,
+    BookingForm, EquipmentChoice, SlotChoice, booked_time, equipment_choices, slot_choices,
+    slot_key, time_label, today,
 };
 use crate::error::AppError;
 use crate::form::FormData;
@@ -680,10 +680,7 @@ pub async fn create(
                     prepared.place.room.name,
                     prepared.place.combination.name,
                     format_date(r.date),
-                    time_label(
-                        r.slots.first().map(|s| i64::from(s.start.minutes())).unwrap_or(0),
-                        r.slots.last().map(|s| i64::from(s.end.minutes())).unwrap_or(0)
-                    ),
+                    booked_time(r),
                     format_yen(prepared.quote.total),
                     town.town_contact
                 ),
@@ -697,16 +694,7 @@ pub async fn create(
         prepared.place.room.name,
         prepared.place.combination.name,
         r.date,
-        time_label(
-            r.slots
-                .first()
-                .map(|s| i64::from(s.start.minutes()))
-                .unwrap_or(0),
-            r.slots
-                .last()
-                .map(|s| i64::from(s.end.minutes()))
-                .unwrap_or(0)
-        ),
+        booked_time(r),
         if r.resident_id.is_some() {
             " 登録利用者"
         } else {
