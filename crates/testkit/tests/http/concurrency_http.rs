@@ -3,7 +3,6 @@
 //! main arena, mixing the full court and both halves. On SQLite and
 //! PostgreSQL exactly one booking holds each unit-slot, every loser reads a
 //! Japanese reason, and nothing else is written.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

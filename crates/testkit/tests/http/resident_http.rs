@@ -1,6 +1,5 @@
 //! Residents' registration with e-mail verification and sign-in (U01-U04),
 //! on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hiroba_store::outbox;
 use hiroba_store::residents;

@@ -1,6 +1,5 @@
 //! TLS (C01, S01): the server terminates TLS 1.2 and 1.3 only. A TLS 1.1
 //! ClientHello is refused during the handshake; TLS 1.2 is served, with HSTS.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

@@ -5,7 +5,6 @@
 //! the full court's form open fails over it and reads why; the first resident
 //! cancels; staff book a walk-in at the counter. The phone-width screenshots
 //! illustrate the residents' manual at /help (crates/web/static/help/).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

@@ -2,7 +2,6 @@
 //! M22 talk log, M23 friends), on SQLite and PostgreSQL: signature refused or
 //! accepted, bodies that are not webhooks refused, redelivery stored once, and
 //! the job worker registering friends (with the profile), blocks and the talk log.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Utc;
 use hiroba_jobs::line_events::{ChannelClients, process_pending};

@@ -1,7 +1,6 @@
 //! A resident without an account looks for a free slot on a phone and on a
 //! desktop: home → facility → month view → week view. Screenshots in
 //! target/screenshots/ (these also illustrate the residents' manual).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

@@ -1,6 +1,5 @@
 //! The facility catalogue from the admin, on SQLite and PostgreSQL (issue 3:
 //! A03-A18, A20, A21, A25, A28, C03, C10).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hiroba_domain::permission::{FacilityScope, Permission};
 use hiroba_store::audit::{self, Filter};

@@ -2,7 +2,6 @@
 //! history has the asked counts, stays inside its date range, never double
 //! books (A08: every confirmed reservation holds exactly its cells, cancelled
 //! ones none), and refuses to run twice.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::NaiveDate;
 use hiroba_store::seed_history::{HistoryOptions, seed_history};

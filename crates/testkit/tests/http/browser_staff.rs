@@ -3,7 +3,6 @@
 //! member logs in, does not see staff administration in the navigation, and
 //! is refused it with the Japanese 403 page. Screenshots go to
 //! target/screenshots/ at phone (375x812) and desktop (1280x800) widths.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

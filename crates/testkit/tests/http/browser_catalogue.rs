@@ -2,7 +2,6 @@
 //! the administrator opens アリーナくにとみ, its main arena, the slot and fee
 //! tables and the month calendar, changes opening hours with a mistake and
 //! sees the Japanese message at the row. Screenshots in target/screenshots/.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

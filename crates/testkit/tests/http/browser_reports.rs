@@ -1,7 +1,6 @@
 //! Staff reports (A26, A27) and the counter screens in Chromium: the monthly
 //! usage report on screen and as print-ready A4, the counts page, and the
 //! reservation list, at 375 px and 1280 px. Screenshots in target/screenshots/.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

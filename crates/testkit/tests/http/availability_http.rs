@@ -1,6 +1,5 @@
 //! Public availability without login (issue 4, A08, A09), on SQLite and
 //! PostgreSQL: the five slot states, half courts, and room visibility.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Datelike, Duration, Weekday};
 use hiroba_domain::datetime::JST;

@@ -1,6 +1,5 @@
 //! HTTP stories against a real server, on SQLite and PostgreSQL
 //! (A01, A02, A29, M21, M22, C07, S01, S05).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hiroba_domain::permission::{FacilityScope, Permission};
 use hiroba_store::audit::{self, Filter};

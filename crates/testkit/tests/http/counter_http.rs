@@ -1,7 +1,6 @@
 //! The counter (窓口): desk calendar, walk-in bookings with the same rules and
 //! a logged override (A23), and managing reservations (A22), with refusals of
 //! staff outside their permission or facility scope; on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Duration;
 use hiroba_domain::permission::{FacilityScope, Permission};

@@ -1,7 +1,6 @@
 //! No double booking, ever (A08), on SQLite and PostgreSQL: 200 simultaneous
 //! attempts over 20 contested slots of アリーナくにとみ's main arena, mixing
 //! the full court and both halves; and equipment stock under contention.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

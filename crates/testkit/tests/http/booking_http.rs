@@ -1,6 +1,5 @@
 //! Residents book, see the fee, find and cancel their reservations (U06-U10,
 //! A08, A21, A24), on SQLite and PostgreSQL through the running server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Duration;
 use hiroba_store::{outbox, reservations};

@@ -1,7 +1,6 @@
 //! Staff reports (A26 利用件数集計, A27 帳票) on SQLite and PostgreSQL, with
 //! real figures: fiscal-year boundaries (March 31 vs April 1), filters,
 //! facility scope, and the occupancy of アリーナくにとみ's main arena.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::NaiveDate;
 use hiroba_domain::resident::Profile;

@@ -1,7 +1,6 @@
 //! 帳票・集計 over HTTP (A26, A27) on SQLite and PostgreSQL: the counts page
 //! figures, CSV in UTF-8 (BOM) and Shift_JIS, XLSX, the A4 print page, the
 //! other reports, and the facility scope of a limited staff member.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::NaiveDate;
 use hiroba_domain::permission::{FacilityScope, Permission};

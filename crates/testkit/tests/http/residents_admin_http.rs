@@ -1,6 +1,5 @@
 //! Staff administration of residents (A19) and erasure of a registration
 //! (A30), by staff and by the resident, over HTTP on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Duration, NaiveDate, Utc};
 use hiroba_domain::datetime::JST;

@@ -1,6 +1,5 @@
 //! LINE storage (issue 5; M20 webhook, M22 talk log, M23 friends and daily
 //! counts), on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use hiroba_domain::datetime::JST;

@@ -1,6 +1,5 @@
 //! Storage stories, each run on SQLite (SQLCipher) and on PostgreSQL when
 //! TEST_POSTGRES_URL is set (.ci/run always sets it).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Duration, Utc};
 use hiroba_domain::permission::{FacilityScope, Permission, PermissionSet};

@@ -1,0 +1,9 @@
+//! Every storage story in one test binary (one link instead of six).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod line;
+mod reports;
+mod reservations;
+mod residents_admin;
+mod seed_history;
+mod storage;
