@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use hiroba_store::{DbKey, DbTarget};
+use hiroba_store::{DbKey, DbTarget, SecretBox};
 use serde::Deserialize;
 
 /// A configuration problem, printed as one line; the process exits with 2.
@@ -30,6 +30,7 @@ struct RawConfig {
     database_url: Option<String>,
     data_dir: Option<String>,
     db_key_file: Option<String>,
+    secret_key_file: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
     behind_https_proxy: Option<bool>,
@@ -59,6 +60,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database: DatabaseSetting,
     pub data_dir: PathBuf,
+    /// The key that seals stored credentials (LINE channel secrets and tokens);
+    /// `HIROBA_SECRET_KEY` wins over this file.
+    pub secret_key_file: PathBuf,
     pub tls: Option<TlsFiles>,
     pub behind_https_proxy: bool,
     pub trusted_proxies: Vec<IpAddr>,
@@ -80,6 +84,7 @@ pub enum DatabaseSetting {
 }
 
 pub const KEY_FILE: &str = "hiroba.key";
+pub const SECRET_KEY_FILE: &str = "hiroba-secret.key";
 pub const DB_FILE: &str = "hiroba.db";
 
 impl Config {
@@ -129,6 +134,10 @@ impl Config {
             )
         })?;
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./hiroba-data".into()));
+        let secret_key_file = raw
+            .secret_key_file
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join(SECRET_KEY_FILE));
         let database = match raw.database_url {
             None => DatabaseSetting::Sqlite {
                 path: data_dir.join(DB_FILE),
@@ -258,6 +267,7 @@ impl Config {
             ),
         };
         Ok(Config {
+            secret_key_file,
             public_url,
             smtp,
             listen,
@@ -274,6 +284,18 @@ impl Config {
             session_absolute_hours: absolute,
             access_log_retention_days: retention,
         })
+    }
+
+    /// The box that seals stored credentials: `HIROBA_SECRET_KEY` (64 hex
+    /// characters), else the secret key file, created (mode 0600) when missing.
+    /// Every app instance must use the same key; `SecretBox::verify_against`
+    /// refuses a different one at start.
+    pub fn secret_box(&self) -> Result<SecretBox, ConfigError> {
+        let key = match std::env::var("HIROBA_SECRET_KEY") {
+            Ok(hex) => DbKey::from_hex(&hex).map_err(|m| err("HIROBA_SECRET_KEY", m))?,
+            Err(_) => read_or_create_key_as(&self.secret_key_file, true, "secret_key_file")?,
+        };
+        SecretBox::new(&key).map_err(|e| err("secret_key_file", e.to_string()))
     }
 
     /// Resolves the database key: `HIROBA_DB_KEY`, else the key file. With
@@ -296,28 +318,29 @@ impl Config {
 }
 
 fn read_or_create_key(path: &Path, create: bool) -> Result<DbKey, ConfigError> {
+    read_or_create_key_as(path, create, "db_key_file")
+}
+
+fn read_or_create_key_as(path: &Path, create: bool, setting: &str) -> Result<DbKey, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => DbKey::from_hex(&text)
-            .map_err(|m| err("db_key_file", format!("{}: {m}", path.display()))),
+        Ok(text) => {
+            DbKey::from_hex(&text).map_err(|m| err(setting, format!("{}: {m}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let key = DbKey::generate().map_err(|m| err("db_key_file", m))?;
-            write_private(path, &key.to_hex()).map_err(|e| {
-                err(
-                    "db_key_file",
-                    format!("{} を作れません: {e}", path.display()),
-                )
-            })?;
+            let key = DbKey::generate().map_err(|m| err(setting, m))?;
+            write_private(path, &key.to_hex())
+                .map_err(|e| err(setting, format!("{} を作れません: {e}", path.display())))?;
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(
-            "db_key_file",
+            setting,
             format!(
                 "鍵ファイル {} がありません。先に `hiroba demo` か `hiroba migrate` でデータベースを作ってください",
                 path.display()
             ),
         )),
         Err(e) => Err(err(
-            "db_key_file",
+            setting,
             format!("{} を読めません: {e}", path.display()),
         )),
     }
@@ -362,6 +385,9 @@ fn apply_env(raw: &mut RawConfig, get: impl Fn(&str) -> Option<String>) -> Resul
     }
     if let Some(v) = get("HIROBA_DB_KEY_FILE") {
         raw.db_key_file = Some(v);
+    }
+    if let Some(v) = get("HIROBA_SECRET_KEY_FILE") {
+        raw.secret_key_file = Some(v);
     }
     if let Some(v) = get("HIROBA_TLS_CERT") {
         raw.tls_cert = Some(v);

@@ -10,9 +10,10 @@ use hiroba::config::{Config, ConfigError};
 use hiroba::{demo, logging, server, tls};
 use hiroba_domain::permission::{FacilityScope, Permission, PermissionSet};
 use hiroba_domain::staff::{LoginId, NewPassword, StaffName};
+use hiroba_store::line::{Channel, ChannelSettings};
 use hiroba_store::sessions::SessionPolicy;
 use hiroba_store::staff::{self, StaffChange};
-use hiroba_store::{Db, StoreError, audit};
+use hiroba_store::{Db, SecretBox, StoreError, audit};
 use hiroba_web::{AppState, WebConfig};
 
 #[derive(Parser)]
@@ -30,8 +31,9 @@ struct Cli {
 enum Command {
     /// Run the demo: SQLite in the data directory, seeded with Kunitomi's facilities and demo staff.
     Demo {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Address to listen on [default: HIROBA_LISTEN, else 127.0.0.1:8080]
+        #[arg(long)]
+        listen: Option<String>,
         #[arg(long, default_value = "./hiroba-data")]
         data_dir: PathBuf,
     },
@@ -177,13 +179,19 @@ async fn open(config: &Config, create_key: bool) -> Result<Db, Failure> {
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Demo { listen, data_dir } => {
-            // SAFETY of intent: the listen flag wins over HIROBA_LISTEN for the demo.
+            // The listen flag wins over HIROBA_LISTEN; links in mail follow
+            // the address actually served unless HIROBA_PUBLIC_URL says otherwise.
             let mut config = Config::for_data_dir(&data_dir)?;
-            config.listen = listen.parse().map_err(|_| {
-                Failure::Config(format!(
-                    "設定エラー (--listen): '{listen}' はアドレスとポートの形ではありません"
-                ))
-            })?;
+            if let Some(listen) = listen {
+                config.listen = listen.parse().map_err(|_| {
+                    Failure::Config(format!(
+                        "設定エラー (--listen): '{listen}' はアドレスとポートの形ではありません"
+                    ))
+                })?;
+                if std::env::var_os("HIROBA_PUBLIC_URL").is_none() {
+                    config.public_url = format!("http://{}", config.listen);
+                }
+            }
             let _guard = init_logs(&config)?;
             let db = open(&config, true).await?;
             demo::seed(&db)
@@ -193,18 +201,28 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|d| (d.login.to_owned(), d.password.to_owned()))
                 .collect();
-            let sim = start_line_sim(&config, &db).await?;
+            let secrets = open_secrets(&config, &db).await?;
+            let sims = start_line_sims(&config, &db, &secrets).await?;
             print_demo_banner(&config);
-            println!("  LINE シミュレーター (LINE simulator): {}", sim.page_url());
-            let outcome = serve(config, db, logins).await;
-            sim.shutdown();
+            for (channel, sim) in &sims {
+                println!(
+                    "  LINE シミュレーター・{}アカウント (LINE simulator, {channel}): {}",
+                    channel.label_ja(),
+                    sim.page_url()
+                );
+            }
+            let outcome = serve(config, db, secrets, logins).await;
+            for (_, sim) in sims {
+                sim.shutdown();
+            }
             outcome
         }
         Command::Serve { db } => {
             let config = db.config()?;
             let _guard = init_logs(&config)?;
             let db = open(&config, false).await?;
-            serve(config, db, Vec::new()).await
+            let secrets = open_secrets(&config, &db).await?;
+            serve(config, db, secrets, Vec::new()).await
         }
         Command::Migrate { db } => {
             let config = db.config()?;
@@ -343,42 +361,69 @@ fn print_demo_banner(config: &Config) {
 /// production channel pointed at it and a few simulated residents, so a
 /// newcomer sees the whole LINE side without a LINE account. Fresh channel
 /// credentials at every start; they never leave this machine.
-async fn start_line_sim(config: &Config, db: &Db) -> Result<hiroba_line_sim::SimHandle, Failure> {
-    use hiroba_store::line::{Channel, ChannelSettings, save_channel};
-    let secret = hiroba_store::sessions::new_token()?;
-    let token = hiroba_store::sessions::new_token()?;
-    let sim = hiroba_line_sim::spawn(hiroba_line_sim::SimConfig {
-        channel_token: token.clone(),
-        channel_secret: secret.clone(),
-        webhook_url: Some(format!("http://{}/line/webhook/production", config.listen)),
-        bind: std::net::IpAddr::from([127, 0, 0, 1]),
-        ..hiroba_line_sim::SimConfig::default()
-    })
-    .await
-    .map_err(|e| Failure::Runtime(format!("LINE simulator: {e}")))?;
-    for name in ["国富 太郎", "本庄 花子", "八代 次郎"] {
-        sim.add_user(&hiroba_line_sim::new_user_id(), name, None);
-    }
+async fn start_line_sims(
+    config: &Config,
+    db: &Db,
+    secrets: &SecretBox,
+) -> Result<Vec<(Channel, hiroba_line_sim::SimHandle)>, Failure> {
+    let mut sims = Vec::new();
     let mut tx = db.begin().await?;
-    save_channel(
-        &mut tx,
-        &ChannelSettings {
-            kind: Channel::Production,
-            channel_id: "demo-simulator".into(),
-            channel_secret: secret,
-            access_token: token,
-            api_base: sim.api_base(),
-            api_data_base: sim.api_data_base(),
-        },
-    )
-    .await?;
+    for channel in Channel::ALL {
+        let secret = hiroba_store::sessions::new_token()?;
+        let token = hiroba_store::sessions::new_token()?;
+        let sim = hiroba_line_sim::spawn(hiroba_line_sim::SimConfig {
+            channel_token: token.clone(),
+            channel_secret: secret.clone(),
+            webhook_url: Some(format!("http://{}/line/webhook/{channel}", config.listen)),
+            bind: std::net::IpAddr::from([127, 0, 0, 1]),
+            ..hiroba_line_sim::SimConfig::default()
+        })
+        .await
+        .map_err(|e| Failure::Runtime(format!("LINE simulator: {e}")))?;
+        let people: &[&str] = match channel {
+            Channel::Production => &["国富 太郎", "本庄 花子", "八代 次郎"],
+            Channel::Test => &["広報 一郎（テスト）", "管理 太郎（テスト）"],
+        };
+        for name in people {
+            sim.add_user(&hiroba_line_sim::new_user_id(), name, None);
+        }
+        let kept = hiroba_store::line::load_channel(db, secrets, channel).await?;
+        hiroba_store::line::save_channel(
+            &mut tx,
+            secrets,
+            &ChannelSettings {
+                kind: channel,
+                channel_id: format!("demo-simulator-{channel}"),
+                channel_secret: secret,
+                access_token: token,
+                api_base: sim.api_base(),
+                api_data_base: sim.api_data_base(),
+                login_channel_id: kept
+                    .as_ref()
+                    .map(|k| k.login_channel_id.clone())
+                    .unwrap_or_default(),
+                liff_id: kept.map(|k| k.liff_id).unwrap_or_default(),
+            },
+        )
+        .await?;
+        sims.push((channel, sim));
+    }
     tx.commit().await?;
-    Ok(sim)
+    Ok(sims)
+}
+
+/// The key that seals stored credentials, checked against the database so
+/// every instance runs with the same one.
+async fn open_secrets(config: &Config, db: &Db) -> Result<SecretBox, Failure> {
+    let secrets = config.secret_box()?;
+    secrets.verify_against(db).await?;
+    Ok(secrets)
 }
 
 async fn serve(
     config: Config,
     db: Db,
+    secrets: SecretBox,
     demo_logins: Vec<(String, String)>,
 ) -> Result<ExitCode, Failure> {
     let session = SessionPolicy {
@@ -401,7 +446,7 @@ async fn serve(
         ),
         None => None,
     };
-    let state = AppState::new(db.clone(), web).await?;
+    let state = AppState::new(db.clone(), web, secrets.clone()).await?;
     let app = hiroba_web::app(state);
     let maintenance =
         hiroba_jobs::maintenance::spawn(db.clone(), session, Duration::from_secs(24 * 3600));
@@ -415,7 +460,7 @@ async fn serve(
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
     let checkpointer =
         hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_secs(1));
-    let line_events = hiroba_jobs::line_events::spawn(db.clone(), Duration::from_secs(1));
+    let line_events = hiroba_jobs::line_events::spawn(db.clone(), secrets, Duration::from_secs(1));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("{} で待ち受けできません: {e}", config.listen)))?;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use hiroba_line::webhook::MessageContent;
 use hiroba_line::{Client, ClientConfig, Event, EventKind};
 use hiroba_store::line::{self, Channel, ChannelSettings, Direction, NewTalk, StoredEvent};
-use hiroba_store::{Db, StoreError};
+use hiroba_store::{Db, SecretBox, StoreError};
 
 /// How long a claimed event stays with its worker (a profile call included).
 fn lease() -> chrono::Duration {
@@ -42,9 +42,9 @@ impl ChannelClients {
     }
 
     /// Reloads the channels' settings; clients of unchanged channels are kept.
-    pub async fn refresh(&mut self, db: &Db) -> Result<(), StoreError> {
+    pub async fn refresh(&mut self, db: &Db, secrets: &SecretBox) -> Result<(), StoreError> {
         for channel in Channel::ALL {
-            let Some(settings) = line::load_channel(db, channel).await? else {
+            let Some(settings) = line::load_channel(db, secrets, channel).await? else {
                 self.clients.remove(&channel);
                 continue;
             };
@@ -232,14 +232,14 @@ pub async fn process_pending(
 }
 
 /// Processes pending events now and then every `every` until the task is aborted.
-pub fn spawn(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(db: Db, secrets: SecretBox, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut clients = ChannelClients::new();
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = clients.refresh(&db).await {
+            if let Err(e) = clients.refresh(&db, &secrets).await {
                 tracing::error!(error = %e, "LINE channel settings unreadable");
                 continue;
             }

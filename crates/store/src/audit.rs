@@ -116,7 +116,7 @@ const SEARCH_WHERE: &str = "WHERE ($1 IS NULL OR at >= $1) AND ($2 IS NULL OR at
      AND ($3 IS NULL OR staff_login = $3) AND ($4 IS NULL OR action LIKE $4 ESCAPE '\\') \
      AND ($5 IS NULL OR object LIKE $5 ESCAPE '\\')";
 
-fn like_pattern(term: &Option<String>, prefix_only: bool) -> Option<String> {
+pub(crate) fn like_pattern(term: &Option<String>, prefix_only: bool) -> Option<String> {
     term.as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())

@@ -49,6 +49,10 @@ impl DbKey {
         hex::encode(self.0)
     }
 
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The raw-key form of `PRAGMA key`, which skips SQLCipher's slow key
     /// derivation: the key is already 256 random bits.
     fn pragma_value(&self) -> String {

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod reports;
 pub mod reservations;
 pub mod residents;
+pub mod secrets;
 pub mod seed;
 mod seed_catalogue;
 pub mod seed_history;
@@ -28,6 +29,7 @@ pub mod testing;
 pub mod throttle;
 
 pub use connect::{DbKey, DbTarget, open};
+pub use secrets::SecretBox;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -127,6 +129,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("password hashing failed")]
     PasswordHash,
+    #[error("secret: {0}")]
+    Secret(String),
+    #[error(
+        "秘密鍵がこのデータベースのものと違います。すべてのインスタンスで同じ HIROBA_SECRET_KEY（または secret_key_file）を使ってください (the secret key differs from the one this database was set up with)"
+    )]
+    SecretKeyMismatch,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

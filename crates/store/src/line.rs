@@ -8,11 +8,11 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hiroba_domain::datetime::JST;
 
-use crate::audit::micros;
-use crate::{Db, Result, StoreError, Tx, on_pool, on_tx};
+use crate::audit::{like_pattern, micros};
+use crate::{Db, Result, SecretBox, StoreError, Tx, on_pool, on_tx};
 
 /// The two Messaging API channels (M12: the test account).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,17 +61,41 @@ impl TryFrom<String> for Channel {
     }
 }
 
-/// A channel's connection settings. Debug never shows the secret or the token.
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A channel's connection settings, with the secret and the access token in
+/// clear (they are sealed with the [`SecretBox`] in the database). Debug never
+/// shows the secret or the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ChannelSettings {
-    #[sqlx(try_from = "String")]
     pub kind: Channel,
     pub channel_id: String,
     pub channel_secret: String,
     pub access_token: String,
     pub api_base: String,
     pub api_data_base: String,
+    /// The LINE Login channel the LIFF app belongs to (the `aud` of its ID tokens).
+    pub login_channel_id: String,
+    pub liff_id: String,
 }
+
+impl ChannelSettings {
+    /// A channel on LINE's real hosts with nothing else configured.
+    pub fn unconfigured(kind: Channel) -> Self {
+        Self {
+            kind,
+            channel_id: String::new(),
+            channel_secret: String::new(),
+            access_token: String::new(),
+            api_base: LINE_API_BASE.into(),
+            api_data_base: LINE_API_DATA_BASE.into(),
+            login_channel_id: String::new(),
+            liff_id: String::new(),
+        }
+    }
+}
+
+/// LINE's own hosts, the defaults of a channel.
+pub const LINE_API_BASE: &str = "https://api.line.me";
+pub const LINE_API_DATA_BASE: &str = "https://api-data.line.me";
 
 impl fmt::Debug for ChannelSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,42 +106,134 @@ impl fmt::Debug for ChannelSettings {
             .field("access_token", &"<redacted>")
             .field("api_base", &self.api_base)
             .field("api_data_base", &self.api_data_base)
+            .field("login_channel_id", &self.login_channel_id)
+            .field("liff_id", &self.liff_id)
             .finish()
     }
 }
 
-/// Creates or replaces a channel's settings.
-pub async fn save_channel(tx: &mut Tx, settings: &ChannelSettings) -> Result<()> {
+#[derive(sqlx::FromRow)]
+struct ChannelRow {
+    #[sqlx(try_from = "String")]
+    kind: Channel,
+    channel_id: String,
+    channel_secret: String,
+    access_token: String,
+    api_base: String,
+    api_data_base: String,
+    login_channel_id: String,
+    liff_id: String,
+    updated_at: DateTime<Utc>,
+}
+
+/// Creates or replaces a channel's settings; the secret and the token are
+/// sealed before they reach the database.
+pub async fn save_channel(
+    tx: &mut Tx,
+    secrets: &SecretBox,
+    settings: &ChannelSettings,
+) -> Result<()> {
+    let secret = secrets.seal(&settings.channel_secret)?;
+    let token = secrets.seal(&settings.access_token)?;
     on_tx!(tx, conn => sqlx::query(
         "INSERT INTO line_channels \
-         (kind, channel_id, channel_secret, access_token, api_base, api_data_base, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         (kind, channel_id, channel_secret, access_token, api_base, api_data_base, \
+          login_channel_id, liff_id, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (kind) DO UPDATE SET channel_id = EXCLUDED.channel_id, \
          channel_secret = EXCLUDED.channel_secret, access_token = EXCLUDED.access_token, \
          api_base = EXCLUDED.api_base, api_data_base = EXCLUDED.api_data_base, \
+         login_channel_id = EXCLUDED.login_channel_id, liff_id = EXCLUDED.liff_id, \
          updated_at = EXCLUDED.updated_at"
     )
     .bind(settings.kind.as_str())
     .bind(&settings.channel_id)
-    .bind(&settings.channel_secret)
-    .bind(&settings.access_token)
+    .bind(&secret)
+    .bind(&token)
     .bind(&settings.api_base)
     .bind(&settings.api_data_base)
+    .bind(&settings.login_channel_id)
+    .bind(&settings.liff_id)
     .bind(micros(Utc::now()))
     .execute(conn)
     .await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-/// A channel's settings, `None` when it was never configured.
-pub async fn load_channel(db: &Db, kind: Channel) -> Result<Option<ChannelSettings>> {
+async fn channel_row(db: &Db, kind: Channel) -> Result<Option<ChannelRow>> {
     Ok(on_pool!(db, pool => sqlx::query_as(
-        "SELECT kind, channel_id, channel_secret, access_token, api_base, api_data_base \
-         FROM line_channels WHERE kind = $1"
+        "SELECT kind, channel_id, channel_secret, access_token, api_base, api_data_base, \
+         login_channel_id, liff_id, updated_at FROM line_channels WHERE kind = $1"
     )
     .bind(kind.as_str())
     .fetch_optional(pool)
     .await)?)
+}
+
+/// A channel's settings, `None` when it was never configured.
+pub async fn load_channel(
+    db: &Db,
+    secrets: &SecretBox,
+    kind: Channel,
+) -> Result<Option<ChannelSettings>> {
+    let Some(row) = channel_row(db, kind).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ChannelSettings {
+        kind: row.kind,
+        channel_id: row.channel_id,
+        channel_secret: secrets.open(&row.channel_secret)?,
+        access_token: secrets.open(&row.access_token)?,
+        api_base: row.api_base,
+        api_data_base: row.api_data_base,
+        login_channel_id: row.login_channel_id,
+        liff_id: row.liff_id,
+    }))
+}
+
+/// What the admin may see of a channel: never the secret or the token, only
+/// whether they are set (they are not shown again after entry).
+#[derive(Debug, Clone)]
+pub struct ChannelOverview {
+    pub kind: Channel,
+    pub channel_id: String,
+    pub has_secret: bool,
+    pub has_token: bool,
+    pub api_base: String,
+    pub api_data_base: String,
+    pub login_channel_id: String,
+    pub liff_id: String,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn channel_overview(db: &Db, kind: Channel) -> Result<ChannelOverview> {
+    Ok(match channel_row(db, kind).await? {
+        Some(row) => ChannelOverview {
+            kind,
+            channel_id: row.channel_id,
+            has_secret: !row.channel_secret.is_empty(),
+            has_token: !row.access_token.is_empty(),
+            api_base: row.api_base,
+            api_data_base: row.api_data_base,
+            login_channel_id: row.login_channel_id,
+            liff_id: row.liff_id,
+            updated_at: Some(row.updated_at),
+        },
+        None => {
+            let blank = ChannelSettings::unconfigured(kind);
+            ChannelOverview {
+                kind,
+                channel_id: String::new(),
+                has_secret: false,
+                has_token: false,
+                api_base: blank.api_base,
+                api_data_base: blank.api_data_base,
+                login_channel_id: String::new(),
+                liff_id: String::new(),
+                updated_at: None,
+            }
+        }
+    })
 }
 
 /// A webhook event as received, to store.
@@ -310,7 +426,9 @@ const FRIEND_COLUMNS: &str =
 
 /// A follow: registers the friend or reactivates a blocked one (clearing the block
 /// date). An empty `display_name`/`picture_url` (profile unavailable) keeps the
-/// stored ones. Returns the friend's id.
+/// stored ones. Returns the friend's id. Only a real change of state (new or
+/// unblocked) counts in the day's follows: each step is a conditional write, so
+/// two workers applying events of one user can never count a follow twice.
 pub async fn upsert_follow(
     tx: &mut Tx,
     channel: Channel,
@@ -319,48 +437,124 @@ pub async fn upsert_follow(
     picture_url: &str,
     at: DateTime<Utc>,
 ) -> Result<i64> {
-    let id: i64 = on_tx!(tx, conn => sqlx::query_scalar(
-        "INSERT INTO line_friends \
-         (channel, user_id, display_name, picture_url, status, followed_at, blocked_at) \
-         VALUES ($1, $2, $3, $4, 'friend', $5, NULL) \
-         ON CONFLICT (channel, user_id) DO UPDATE SET status = 'friend', \
-         followed_at = EXCLUDED.followed_at, blocked_at = NULL, \
-         display_name = CASE WHEN EXCLUDED.display_name = '' \
-             THEN line_friends.display_name ELSE EXCLUDED.display_name END, \
-         picture_url = CASE WHEN EXCLUDED.picture_url = '' \
-             THEN line_friends.picture_url ELSE EXCLUDED.picture_url END \
-         RETURNING id"
+    const NAME: &str = "display_name = CASE WHEN $4 = '' THEN display_name ELSE $4 END, \
+                        picture_url = CASE WHEN $5 = '' THEN picture_url ELSE $5 END";
+    let reactivated: Option<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(&format!(
+        "UPDATE line_friends SET status = 'friend', followed_at = $3, blocked_at = NULL, {NAME} \
+         WHERE channel = $1 AND user_id = $2 AND status <> 'friend' RETURNING id"
+    ))
+    .bind(channel.as_str())
+    .bind(user_id)
+    .bind(micros(at))
+    .bind(display_name)
+    .bind(picture_url)
+    .fetch_optional(conn)
+    .await)?;
+    let inserted: Option<i64> = match reactivated {
+        Some(_) => None,
+        None => on_tx!(&mut *tx, conn => sqlx::query_scalar(
+            "INSERT INTO line_friends \
+             (channel, user_id, display_name, picture_url, status, followed_at, blocked_at) \
+             VALUES ($1, $2, $3, $4, 'friend', $5, NULL) \
+             ON CONFLICT (channel, user_id) DO NOTHING RETURNING id"
+        )
+        .bind(channel.as_str())
+        .bind(user_id)
+        .bind(display_name)
+        .bind(picture_url)
+        .bind(micros(at))
+        .fetch_optional(conn)
+        .await)?,
+    };
+    if let Some(id) = reactivated.or(inserted) {
+        count_day(tx, channel, at, DayCount::Follow).await?;
+        return Ok(id);
+    }
+    // Already a friend (a repeated follow): only the profile may have changed.
+    let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "UPDATE line_friends SET \
+         display_name = CASE WHEN $3 = '' THEN display_name ELSE $3 END, \
+         picture_url = CASE WHEN $4 = '' THEN picture_url ELSE $4 END \
+         WHERE channel = $1 AND user_id = $2 RETURNING id"
     )
     .bind(channel.as_str())
     .bind(user_id)
     .bind(display_name)
     .bind(picture_url)
-    .bind(micros(at))
     .fetch_one(conn)
     .await)?;
     Ok(id)
 }
 
 /// An unfollow: the friend is marked blocked with the date (a user never seen
-/// before is recorded as blocked). Returns the friend's id.
+/// before is recorded as blocked). Returns the friend's id. Counted in the
+/// day's blocks only when the friend was not blocked already.
 pub async fn mark_blocked(
     tx: &mut Tx,
     channel: Channel,
     user_id: &str,
     at: DateTime<Utc>,
 ) -> Result<i64> {
-    let id: i64 = on_tx!(tx, conn => sqlx::query_scalar(
-        "INSERT INTO line_friends (channel, user_id, status, blocked_at) \
-         VALUES ($1, $2, 'blocked', $3) \
-         ON CONFLICT (channel, user_id) DO UPDATE SET status = 'blocked', \
-         blocked_at = EXCLUDED.blocked_at RETURNING id"
+    let changed: Option<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "UPDATE line_friends SET status = 'blocked', blocked_at = $3 \
+         WHERE channel = $1 AND user_id = $2 AND status <> 'blocked' RETURNING id"
     )
     .bind(channel.as_str())
     .bind(user_id)
     .bind(micros(at))
+    .fetch_optional(conn)
+    .await)?;
+    let inserted: Option<i64> = match changed {
+        Some(_) => None,
+        None => on_tx!(&mut *tx, conn => sqlx::query_scalar(
+            "INSERT INTO line_friends (channel, user_id, status, blocked_at) \
+             VALUES ($1, $2, 'blocked', $3) \
+             ON CONFLICT (channel, user_id) DO NOTHING RETURNING id"
+        )
+        .bind(channel.as_str())
+        .bind(user_id)
+        .bind(micros(at))
+        .fetch_optional(conn)
+        .await)?,
+    };
+    if let Some(id) = changed.or(inserted) {
+        count_day(tx, channel, at, DayCount::Block).await?;
+        return Ok(id);
+    }
+    let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "SELECT id FROM line_friends WHERE channel = $1 AND user_id = $2"
+    )
+    .bind(channel.as_str())
+    .bind(user_id)
     .fetch_one(conn)
     .await)?;
     Ok(id)
+}
+
+enum DayCount {
+    Follow,
+    Block,
+}
+
+/// Adds one follow or block to the JST day of `at`.
+async fn count_day(tx: &mut Tx, channel: Channel, at: DateTime<Utc>, what: DayCount) -> Result<()> {
+    let day = at.with_timezone(&JST).date_naive();
+    let (follows, blocks) = match what {
+        DayCount::Follow => (1i64, 0i64),
+        DayCount::Block => (0, 1),
+    };
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO line_friend_days (channel, day, follows, blocks) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (channel, day) DO UPDATE SET follows = line_friend_days.follows + $3, \
+         blocks = line_friend_days.blocks + $4"
+    )
+    .bind(channel.as_str())
+    .bind(day)
+    .bind(follows)
+    .bind(blocks)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Friends of a channel, the latest follow first.
@@ -486,54 +680,235 @@ pub struct DailyFriends {
     pub total: i64,
 }
 
-/// Longest range [`daily_friend_counts`] answers (one query per day).
+/// Longest range [`daily_friend_counts`] answers.
 pub const MAX_DAILY_RANGE_DAYS: i64 = 400;
 
-fn jst_midnight(date: NaiveDate) -> DateTime<Utc> {
-    let local = date.and_time(NaiveTime::MIN);
-    JST.from_local_datetime(&local)
-        .single()
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&local))
-}
-
-/// Daily counts from `from` to `to` (inclusive, JST days), computed from the
-/// friends' `followed_at`/`blocked_at`. A refollow replaces the earlier follow
-/// date, so the counts reflect each friend's latest follow and block.
+/// Daily counts from `from` to `to` (inclusive, JST days) from the kept day
+/// counts. The total at the end of a day is today's number of friends minus the
+/// follows after that day plus the blocks after it, so friends who followed
+/// before Hiroba was installed are counted too.
 pub async fn daily_friend_counts(
     db: &Db,
     channel: Channel,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DailyFriends>> {
-    let days = (to - from).num_days().clamp(-1, MAX_DAILY_RANGE_DAYS - 1);
+    let to = to.min(from + Duration::days(MAX_DAILY_RANGE_DAYS - 1));
+    let current: i64 = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM line_friends WHERE channel = $1 AND status = 'friend'"
+    )
+    .bind(channel.as_str())
+    .fetch_one(pool)
+    .await)?;
+    let rows: Vec<(NaiveDate, i64, i64)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT day, follows, blocks FROM line_friend_days \
+         WHERE channel = $1 AND day >= $2 ORDER BY day DESC"
+    )
+    .bind(channel.as_str())
+    .bind(from)
+    .fetch_all(pool)
+    .await)?;
+    // Walk back from today: `total` is the number of friends at the end of `day`.
     let mut out = Vec::new();
-    for offset in 0..=days {
-        let date = from + Duration::days(offset);
-        let start = jst_midnight(date);
-        let end = jst_midnight(date + Duration::days(1));
-        let (new_friends, blocks, total): (i64, i64, i64) = on_pool!(db, pool => sqlx::query_as(
-            "SELECT \
-             CAST(COALESCE(SUM(CASE WHEN followed_at >= $2 AND followed_at < $3 \
-                  THEN 1 ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN blocked_at >= $2 AND blocked_at < $3 \
-                  THEN 1 ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN followed_at < $3 \
-                  AND (blocked_at IS NULL OR blocked_at >= $3 OR blocked_at < followed_at) \
-                  THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM line_friends WHERE channel = $1"
-        )
-        .bind(channel.as_str())
-        .bind(start)
-        .bind(end)
-        .fetch_one(pool)
-        .await)?;
+    let mut total = current;
+    let mut rows = rows.into_iter().peekable();
+    let mut day = to;
+    while let Some((_, follows, blocks)) = rows.next_if(|(d, _, _)| *d > to) {
+        total += blocks - follows;
+    }
+    while day >= from {
+        let (new_friends, blocks) = match rows.next_if(|(d, _, _)| *d == day) {
+            Some((_, f, b)) => (f, b),
+            None => (0, 0),
+        };
         out.push(DailyFriends {
-            date,
+            date: day,
             new_friends,
             blocks,
             total,
         });
+        total += blocks - new_friends;
+        match day.pred_opt() {
+            Some(prev) => day = prev,
+            None => break,
+        }
     }
+    out.reverse();
     Ok(out)
+}
+
+/// Talk-log search (M22): period, channel, friend (part of the display name or
+/// the exact LINE user id) and words in the summary.
+#[derive(Debug, Clone, Default)]
+pub struct TalkFilter {
+    pub channel: Option<Channel>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub friend: Option<String>,
+    pub text: Option<String>,
+}
+
+/// A talk-log entry with the friend it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TalkRow {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
+    pub kind: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub friend_id: Option<i64>,
+    pub display_name: Option<String>,
+}
+
+const TALK_WHERE: &str = "WHERE ($1 IS NULL OR t.channel = $1) AND ($2 IS NULL OR t.at >= $2) \
+     AND ($3 IS NULL OR t.at < $3) \
+     AND ($4 IS NULL OR t.user_id = $5 OR f.display_name LIKE $4 ESCAPE '\\') \
+     AND ($6 IS NULL OR t.text LIKE $6 ESCAPE '\\')";
+
+fn talk_binds(
+    filter: &TalkFilter,
+) -> (Option<&'static str>, Option<String>, String, Option<String>) {
+    let friend = like_pattern(&filter.friend, false);
+    let user_id = filter
+        .friend
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let text = like_pattern(&filter.text, false);
+    (filter.channel.map(Channel::as_str), friend, user_id, text)
+}
+
+/// Newest first.
+pub async fn search_talk(
+    db: &Db,
+    filter: &TalkFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TalkRow>> {
+    let sql = format!(
+        "SELECT t.id, t.channel, t.user_id, t.direction, t.kind, t.text, t.at, \
+         f.id AS friend_id, f.display_name FROM line_talk_log t \
+         LEFT JOIN line_friends f ON f.channel = t.channel AND f.user_id = t.user_id \
+         {TALK_WHERE} ORDER BY t.at DESC, t.id DESC LIMIT $7 OFFSET $8"
+    );
+    let (channel, friend, user_id, text) = talk_binds(filter);
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(channel)
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(&friend)
+        .bind(&user_id)
+        .bind(&text)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await)?)
+}
+
+pub async fn count_talk(db: &Db, filter: &TalkFilter) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM line_talk_log t \
+         LEFT JOIN line_friends f ON f.channel = t.channel AND f.user_id = t.user_id {TALK_WHERE}"
+    );
+    let (channel, friend, user_id, text) = talk_binds(filter);
+    Ok(on_pool!(db, pool => sqlx::query_scalar(&sql)
+        .bind(channel)
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(&friend)
+        .bind(&user_id)
+        .bind(&text)
+        .fetch_one(pool)
+        .await)?)
+}
+
+/// One Messaging API call, kept with LINE's `x-line-request-id` (issue 5).
+#[derive(Debug, Clone, Default)]
+pub struct NewApiCall {
+    pub endpoint: String,
+    /// What the call was for, e.g. 「1対1チャット 友だち#12」.
+    pub purpose: String,
+    /// HTTP status of the last attempt; `None` when LINE never answered.
+    pub status: Option<u16>,
+    pub request_id: String,
+    pub accepted_request_id: String,
+    pub retry_key: String,
+    pub attempts: u32,
+    pub error: String,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiCall {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub endpoint: String,
+    pub purpose: String,
+    pub status: Option<i64>,
+    pub request_id: String,
+    pub accepted_request_id: String,
+    pub retry_key: String,
+    pub attempts: i64,
+    pub error: String,
+    pub duration_ms: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// Records a call in its own statement: the log must survive the caller's
+/// transaction failing, because LINE has acted on the call either way.
+pub async fn log_api_call(db: &Db, channel: Channel, call: &NewApiCall) -> Result<i64> {
+    let error: String = call.error.chars().take(500).collect();
+    let id: i64 = on_pool!(db, pool => sqlx::query_scalar(
+        "INSERT INTO line_api_calls (channel, endpoint, purpose, status, request_id, \
+         accepted_request_id, retry_key, attempts, error, duration_ms, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+    )
+    .bind(channel.as_str())
+    .bind(&call.endpoint)
+    .bind(&call.purpose)
+    .bind(call.status.map(i64::from))
+    .bind(&call.request_id)
+    .bind(&call.accepted_request_id)
+    .bind(&call.retry_key)
+    .bind(i64::from(call.attempts))
+    .bind(&error)
+    .bind(call.duration_ms)
+    .bind(micros(Utc::now()))
+    .fetch_one(pool)
+    .await)?;
+    Ok(id)
+}
+
+/// The latest calls, newest first (the API log page).
+pub async fn recent_api_calls(
+    db: &Db,
+    channel: Option<Channel>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ApiCall>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT id, channel, endpoint, purpose, status, request_id, accepted_request_id, \
+         retry_key, attempts, error, duration_ms, at FROM line_api_calls \
+         WHERE ($1 IS NULL OR channel = $1) ORDER BY id DESC LIMIT $2 OFFSET $3"
+    )
+    .bind(channel.map(Channel::as_str))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await)?)
+}
+
+pub async fn count_api_calls(db: &Db, channel: Option<Channel>) -> Result<i64> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM line_api_calls WHERE ($1 IS NULL OR channel = $1)"
+    )
+    .bind(channel.map(Channel::as_str))
+    .fetch_one(pool)
+    .await)?)
 }

@@ -47,9 +47,13 @@ pub async fn spawn_all() -> Vec<TestApp> {
 /// Seeds the demo data and serves on 127.0.0.1:0.
 pub async fn spawn_app(test_db: TestDb, config: WebConfig) -> TestApp {
     hiroba::demo::seed(&test_db.db).await.expect("demo seed");
-    let state = AppState::new(test_db.db.clone(), config)
-        .await
-        .expect("app state");
+    let state = AppState::new(
+        test_db.db.clone(),
+        config,
+        hiroba_store::SecretBox::random().expect("secret key"),
+    )
+    .await
+    .expect("app state");
     let app = hiroba_web::app(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

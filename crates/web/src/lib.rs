@@ -66,11 +66,16 @@ struct Inner {
     config: WebConfig,
     csrf_key: [u8; 32],
     views: view_cache::ViewCache,
+    secrets: hiroba_store::SecretBox,
 }
 
 impl AppState {
     /// Loads (or creates, once for all app instances) the CSRF signing key.
-    pub async fn new(db: Db, config: WebConfig) -> Result<Self, hiroba_store::StoreError> {
+    pub async fn new(
+        db: Db,
+        config: WebConfig,
+        secrets: hiroba_store::SecretBox,
+    ) -> Result<Self, hiroba_store::StoreError> {
         let csrf_key = csrf::load_key(&db).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -78,6 +83,7 @@ impl AppState {
                 config,
                 csrf_key,
                 views: view_cache::ViewCache::default(),
+                secrets,
             }),
         })
     }
@@ -93,6 +99,11 @@ impl AppState {
     /// The public pages' short-lived catalogue cache.
     pub fn views(&self) -> &view_cache::ViewCache {
         &self.inner.views
+    }
+
+    /// Seals and opens stored credentials (LINE channel secrets and tokens).
+    pub fn secrets(&self) -> &hiroba_store::SecretBox {
+        &self.inner.secrets
     }
 
     pub(crate) fn csrf_key(&self) -> &[u8; 32] {

@@ -43,7 +43,7 @@ async fn receive(
     let Some(channel) = Channel::parse(&channel) else {
         return answer(StatusCode::NOT_FOUND, "unknown channel");
     };
-    let settings = match line::load_channel(state.db(), channel).await {
+    let settings = match line::load_channel(state.db(), state.secrets(), channel).await {
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!(error = %e, %channel, "LINE channel settings unreadable");

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use hiroba_domain::datetime::JST;
+use hiroba_store::SecretBox;
 use hiroba_store::line::{
-    self, Channel, ChannelSettings, Direction, FriendStatus, NewEvent, NewTalk,
+    self, Channel, ChannelSettings, Direction, FriendStatus, NewApiCall, NewEvent, NewTalk,
+    TalkFilter,
 };
 use hiroba_store::testing::backends;
 
@@ -27,8 +29,9 @@ fn jst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
 async fn channel_settings_round_trip() {
     for t in backends().await {
         let db = &t.db;
+        let secrets = SecretBox::random().unwrap();
         assert!(
-            line::load_channel(db, Channel::Test)
+            line::load_channel(db, &secrets, Channel::Test)
                 .await
                 .unwrap()
                 .is_none()
@@ -36,28 +39,52 @@ async fn channel_settings_round_trip() {
         let mut s = ChannelSettings {
             kind: Channel::Test,
             channel_id: "1234".into(),
-            channel_secret: "secret".into(),
-            access_token: "token".into(),
+            channel_secret: "secret-abcdef".into(),
+            access_token: "token-abcdef".into(),
             api_base: "http://127.0.0.1:1".into(),
             api_data_base: "http://127.0.0.1:2".into(),
+            login_channel_id: "2000000099".into(),
+            liff_id: "2000000099-liffapp".into(),
         };
         let mut tx = db.begin().await.unwrap();
-        line::save_channel(&mut tx, &s).await.unwrap();
-        s.access_token = "token2".into();
-        line::save_channel(&mut tx, &s).await.unwrap();
+        line::save_channel(&mut tx, &secrets, &s).await.unwrap();
+        s.access_token = "token2-abcdef".into();
+        line::save_channel(&mut tx, &secrets, &s).await.unwrap();
         tx.commit().await.unwrap();
-        let loaded = line::load_channel(db, Channel::Test)
+        let loaded = line::load_channel(db, &secrets, Channel::Test)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(loaded, s, "{}", t.label());
         assert!(!format!("{loaded:?}").contains("token2"));
+        // Sealed in the database (S02): neither value is stored in clear.
+        let (secret, token): (String, String) = hiroba_store::on_pool!(db, pool => sqlx::query_as(
+            "SELECT channel_secret, access_token FROM line_channels WHERE kind = 'test'"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
+        assert!(secret.starts_with("v1:") && !secret.contains("abcdef"));
+        assert!(token.starts_with("v1:") && !token.contains("abcdef"));
+        // Another key cannot open them, and the admin overview never shows them.
+        let other = SecretBox::random().unwrap();
+        assert!(line::load_channel(db, &other, Channel::Test).await.is_err());
+        let overview = line::channel_overview(db, Channel::Test).await.unwrap();
+        assert!(overview.has_secret && overview.has_token);
+        assert!(!format!("{overview:?}").contains("abcdef"));
         assert!(
-            line::load_channel(db, Channel::Production)
+            line::load_channel(db, &secrets, Channel::Production)
                 .await
                 .unwrap()
                 .is_none()
         );
+        // Every instance must run with the key the database was set up with.
+        secrets.verify_against(db).await.unwrap();
+        secrets.verify_against(db).await.unwrap();
+        assert!(matches!(
+            other.verify_against(db).await,
+            Err(hiroba_store::StoreError::SecretKeyMismatch)
+        ));
     }
 }
 
@@ -266,6 +293,14 @@ async fn daily_friend_counts_by_jst_day() {
         line::mark_blocked(&mut tx, ch, "U1", jst(2025, 4, 2, 12))
             .await
             .unwrap();
+        // Repeats change nothing: a second block of U1, a follow of U2 (already a
+        // friend) only refreshes the name.
+        line::mark_blocked(&mut tx, ch, "U1", jst(2025, 4, 2, 13))
+            .await
+            .unwrap();
+        line::upsert_follow(&mut tx, ch, "U2", "b2", "", jst(2025, 4, 2, 14))
+            .await
+            .unwrap();
         // Another channel does not count.
         line::upsert_follow(&mut tx, Channel::Test, "U9", "z", "", jst(2025, 4, 1, 9))
             .await
@@ -297,6 +332,140 @@ async fn daily_friend_counts_by_jst_day() {
             ],
             "{}",
             t.label()
+        );
+        assert_eq!(
+            line::friend_by_user(db, ch, "U2")
+                .await
+                .unwrap()
+                .unwrap()
+                .display_name,
+            "b2"
+        );
+        // U1 comes back on 4/3: a follow that day, and the totals follow.
+        let mut tx = db.begin().await.unwrap();
+        line::upsert_follow(&mut tx, ch, "U1", "", "", jst(2025, 4, 3, 8))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let counts = line::daily_friend_counts(
+            db,
+            ch,
+            NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2025, 4, 3).unwrap(),
+        )
+        .await
+        .unwrap();
+        let got: Vec<_> = counts
+            .iter()
+            .map(|c| (c.new_friends, c.blocks, c.total))
+            .collect();
+        assert_eq!(got, [(2, 0, 2), (1, 1, 2), (1, 0, 3)], "{}", t.label());
+        let u1 = line::friend_by_user(db, ch, "U1").await.unwrap().unwrap();
+        assert_eq!(u1.display_name, "a", "an empty profile keeps the name");
+        assert!(u1.blocked_at.is_none());
+    }
+}
+
+#[tokio::test]
+async fn talk_search_and_api_call_log() {
+    for t in backends().await {
+        let db = &t.db;
+        let ch = Channel::Production;
+        let mut tx = db.begin().await.unwrap();
+        line::upsert_follow(&mut tx, ch, "Ua", "国富 花子", "", jst(2025, 4, 1, 9))
+            .await
+            .unwrap();
+        line::upsert_follow(&mut tx, ch, "Ub", "本庄 次郎", "", jst(2025, 4, 1, 9))
+            .await
+            .unwrap();
+        for (user, text, day, direction) in [
+            ("Ua", "体育館の予約はできますか", 1, Direction::In),
+            ("Ua", "はい、できます", 1, Direction::Out),
+            ("Ub", "ごみの日を教えて", 2, Direction::In),
+            ("Ub", "100%_割引?", 3, Direction::In),
+        ] {
+            line::append_talk(
+                &mut tx,
+                &NewTalk {
+                    channel: ch,
+                    user_id: user,
+                    direction,
+                    kind: "text",
+                    text,
+                    raw: "{}",
+                    at: jst(2025, 4, day, 10),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let all = TalkFilter::default();
+        assert_eq!(line::count_talk(db, &all).await.unwrap(), 4);
+        let rows = line::search_talk(db, &all, 10, 0).await.unwrap();
+        assert_eq!(rows[0].text, "100%_割引?", "newest first");
+        assert_eq!(rows[0].display_name.as_deref(), Some("本庄 次郎"));
+        let by_name = TalkFilter {
+            friend: Some("花子".into()),
+            ..TalkFilter::default()
+        };
+        assert_eq!(
+            line::count_talk(db, &by_name).await.unwrap(),
+            2,
+            "{}",
+            t.label()
+        );
+        let by_user = TalkFilter {
+            friend: Some("Ub".into()),
+            ..TalkFilter::default()
+        };
+        assert_eq!(line::count_talk(db, &by_user).await.unwrap(), 2);
+        let period = TalkFilter {
+            from: Some(jst(2025, 4, 2, 0)),
+            until: Some(jst(2025, 4, 3, 0)),
+            ..TalkFilter::default()
+        };
+        let rows = line::search_talk(db, &period, 10, 0).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].text, "ごみの日を教えて");
+        // LIKE wildcards in the words are taken literally.
+        let literal = TalkFilter {
+            text: Some("%_".into()),
+            ..TalkFilter::default()
+        };
+        assert_eq!(line::count_talk(db, &literal).await.unwrap(), 1);
+        let other = TalkFilter {
+            channel: Some(Channel::Test),
+            ..TalkFilter::default()
+        };
+        assert_eq!(line::count_talk(db, &other).await.unwrap(), 0);
+
+        let id = line::log_api_call(
+            db,
+            ch,
+            &NewApiCall {
+                endpoint: "POST /v2/bot/message/push".into(),
+                purpose: "1対1チャット".into(),
+                status: Some(200),
+                request_id: "req-1".into(),
+                retry_key: "key-1".into(),
+                attempts: 2,
+                ..NewApiCall::default()
+            },
+        )
+        .await
+        .unwrap();
+        let calls = line::recent_api_calls(db, Some(ch), 10, 0).await.unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].id, id);
+        assert_eq!(calls[0].request_id, "req-1");
+        assert_eq!(calls[0].status, Some(200));
+        assert_eq!(calls[0].attempts, 2);
+        assert_eq!(
+            line::count_api_calls(db, Some(Channel::Test))
+                .await
+                .unwrap(),
+            0
         );
     }
 }

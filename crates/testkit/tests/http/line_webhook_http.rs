@@ -26,6 +26,7 @@ async fn sim_for(app: &TestApp) -> SimHandle {
     let mut tx = app.db().begin().await.unwrap();
     line::save_channel(
         &mut tx,
+        app.state.secrets(),
         &ChannelSettings {
             kind: Channel::Production,
             channel_id: "2000000001".into(),
@@ -33,6 +34,8 @@ async fn sim_for(app: &TestApp) -> SimHandle {
             access_token: TOKEN.into(),
             api_base: sim.api_base(),
             api_data_base: sim.api_data_base(),
+            login_channel_id: String::new(),
+            liff_id: String::new(),
         },
     )
     .await
@@ -43,7 +46,10 @@ async fn sim_for(app: &TestApp) -> SimHandle {
 
 async fn process(app: &TestApp) -> usize {
     let mut clients = ChannelClients::new();
-    clients.refresh(app.db()).await.unwrap();
+    clients
+        .refresh(app.db(), app.state.secrets())
+        .await
+        .unwrap();
     process_pending(app.db(), &clients, Utc::now())
         .await
         .unwrap()

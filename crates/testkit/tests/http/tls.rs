@@ -24,6 +24,7 @@ async fn tls_server() -> (
             https: true,
             ..WebConfig::default()
         },
+        hiroba_store::SecretBox::random().unwrap(),
     )
     .await
     .unwrap();
