@@ -10,15 +10,15 @@
 //!
 //! Each event is applied and marked processed in one transaction.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hiroba_line::webhook::MessageContent;
-use hiroba_line::{Client, ClientConfig, Event, EventKind};
-use hiroba_store::line::{self, Channel, ChannelSettings, Direction, NewTalk, StoredEvent};
+use hiroba_line::{Event, EventKind};
+use hiroba_store::line::{self, Direction, NewTalk, StoredEvent};
 use hiroba_store::{Db, SecretBox, StoreError};
+
+use crate::line_api;
 
 /// How long a claimed event stays with its worker (a profile call included).
 fn lease() -> chrono::Duration {
@@ -30,53 +30,7 @@ fn retry_after() -> chrono::Duration {
     chrono::Duration::seconds(30)
 }
 
-/// Messaging API clients per channel, rebuilt when the stored settings change.
-#[derive(Default)]
-pub struct ChannelClients {
-    clients: HashMap<Channel, (ChannelSettings, Arc<Client>)>,
-}
-
-impl ChannelClients {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Reloads the channels' settings; clients of unchanged channels are kept.
-    pub async fn refresh(&mut self, db: &Db, secrets: &SecretBox) -> Result<(), StoreError> {
-        for channel in Channel::ALL {
-            let Some(settings) = line::load_channel(db, secrets, channel).await? else {
-                self.clients.remove(&channel);
-                continue;
-            };
-            if self
-                .clients
-                .get(&channel)
-                .is_some_and(|(known, _)| *known == settings)
-            {
-                continue;
-            }
-            let mut config = ClientConfig::new(settings.access_token.clone());
-            config.api_base = settings.api_base.clone();
-            config.api_data_base = settings.api_data_base.clone();
-            config.timeout = Duration::from_secs(5);
-            config.max_retries = 1;
-            match Client::new(config) {
-                Ok(client) => {
-                    self.clients.insert(channel, (settings, Arc::new(client)));
-                }
-                Err(e) => {
-                    tracing::error!(%channel, error = %e, "LINE client cannot be built");
-                    self.clients.remove(&channel);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub fn get(&self, channel: Channel) -> Option<Arc<Client>> {
-        self.clients.get(&channel).map(|(_, c)| c.clone())
-    }
-}
+pub use crate::line_api::ChannelClients;
 
 /// The talk-log kind and one-line summary of a message.
 pub fn message_summary(content: &MessageContent) -> (&'static str, String) {
@@ -159,13 +113,26 @@ async fn apply(
     // The profile call happens before the transaction: no lock held over the network.
     let profile = match action {
         Action::Follow { .. } => match clients.get(channel) {
-            Some(client) => match client.get_profile(&user).await {
-                Ok(res) => Some(res.data),
-                Err(e) => {
-                    tracing::warn!(%channel, error = %e, "LINE profile unavailable");
-                    None
+            Some(client) => {
+                let started = std::time::Instant::now();
+                let result = client.get_profile(&user).await;
+                line_api::log_call(
+                    db,
+                    channel,
+                    "GET /v2/bot/profile/{userId}",
+                    "友だち追加時のプロフィール取得",
+                    &result,
+                    started,
+                )
+                .await;
+                match result {
+                    Ok(res) => Some(res.data),
+                    Err(e) => {
+                        tracing::warn!(%channel, error = %e, "LINE profile unavailable");
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         },
         _ => None,

@@ -557,13 +557,59 @@ async fn count_day(tx: &mut Tx, channel: Channel, at: DateTime<Utc>, what: DayCo
     Ok(())
 }
 
-/// Friends of a channel, the latest follow first.
+/// Friends of a channel, the latest follow first (small channels, tests).
 pub async fn list_friends(db: &Db, channel: Channel) -> Result<Vec<Friend>> {
+    search_friends(db, channel, &FriendFilter::default(), i64::MAX, 0).await
+}
+
+/// The friends list's search: part of the display name or the exact LINE user
+/// id, and the status.
+#[derive(Debug, Clone, Default)]
+pub struct FriendFilter {
+    pub name: Option<String>,
+    pub status: Option<FriendStatus>,
+}
+
+const FRIEND_WHERE: &str = "WHERE channel = $1 \
+     AND ($2 IS NULL OR user_id = $3 OR display_name LIKE $2 ESCAPE '\\') \
+     AND ($4 IS NULL OR status = $4)";
+
+/// A page of friends, the latest follow first.
+pub async fn search_friends(
+    db: &Db,
+    channel: Channel,
+    filter: &FriendFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Friend>> {
     let sql = format!(
-        "SELECT {FRIEND_COLUMNS} FROM line_friends WHERE channel = $1 \
-         ORDER BY followed_at DESC, id DESC"
+        "SELECT {FRIEND_COLUMNS} FROM line_friends {FRIEND_WHERE} \
+         ORDER BY followed_at DESC, id DESC LIMIT $5 OFFSET $6"
     );
-    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(channel.as_str()).fetch_all(pool).await)?)
+    let name = like_pattern(&filter.name, false);
+    let user = filter.name.as_deref().map(str::trim).unwrap_or_default();
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(channel.as_str())
+        .bind(&name)
+        .bind(user)
+        .bind(filter.status.map(FriendStatus::as_str))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await)?)
+}
+
+pub async fn count_friends(db: &Db, channel: Channel, filter: &FriendFilter) -> Result<i64> {
+    let sql = format!("SELECT COUNT(*) FROM line_friends {FRIEND_WHERE}");
+    let name = like_pattern(&filter.name, false);
+    let user = filter.name.as_deref().map(str::trim).unwrap_or_default();
+    Ok(on_pool!(db, pool => sqlx::query_scalar(&sql)
+        .bind(channel.as_str())
+        .bind(&name)
+        .bind(user)
+        .bind(filter.status.map(FriendStatus::as_str))
+        .fetch_one(pool)
+        .await)?)
 }
 
 pub async fn find_friend(db: &Db, id: i64) -> Result<Friend> {

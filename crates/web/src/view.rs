@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 12] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 16] = [
     ("/admin", "ホーム", None),
     (
         "/admin/desk",
@@ -38,10 +38,30 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 12] = [
         Some(Permission::StaffAdmin),
     ),
     ("/admin/reports", "帳票・集計", Some(Permission::Reports)),
+    (
+        "/admin/line/friends",
+        "LINE 友だち",
+        Some(Permission::MessagingCompose),
+    ),
+    (
+        "/admin/line/talk",
+        "トークログ",
+        Some(Permission::MessagingCompose),
+    ),
     ("/admin/audit", "操作ログ", Some(Permission::Logs)),
+    (
+        "/admin/line/api-log",
+        "LINE API 記録",
+        Some(Permission::Logs),
+    ),
     (
         "/admin/settings",
         "システム設定",
+        Some(Permission::SystemSettings),
+    ),
+    (
+        "/admin/line/channels",
+        "LINE 接続設定",
         Some(Permission::SystemSettings),
     ),
     ("/admin/account", "パスワード変更", None),

@@ -10,10 +10,10 @@ use hiroba_line_sim::{SimConfig, SimHandle};
 use hiroba_store::line::{self, Channel, ChannelSettings, FriendStatus};
 use hiroba_testkit::{TestApp, spawn_all};
 
-const SECRET: &str = "kunitomi-channel-secret";
-const TOKEN: &str = "kunitomi-access-token";
+pub(crate) const SECRET: &str = "kunitomi-channel-secret";
+pub(crate) const TOKEN: &str = "kunitomi-access-token";
 
-async fn sim_for(app: &TestApp) -> SimHandle {
+pub(crate) async fn sim_for(app: &TestApp) -> SimHandle {
     let sim = hiroba_line_sim::spawn(SimConfig {
         channel_secret: SECRET.into(),
         channel_token: TOKEN.into(),
@@ -44,7 +44,7 @@ async fn sim_for(app: &TestApp) -> SimHandle {
     sim
 }
 
-async fn process(app: &TestApp) -> usize {
+pub(crate) async fn process(app: &TestApp) -> usize {
     let mut clients = ChannelClients::new();
     clients
         .refresh(app.db(), app.state.secrets())

@@ -13,6 +13,7 @@ mod browser_staff;
 mod catalogue_http;
 mod concurrency_http;
 mod counter_http;
+mod line_admin_http;
 mod line_webhook_http;
 mod reports_http;
 mod resident_http;

@@ -6,7 +6,9 @@ mod dev_mail;
 mod facilities;
 mod holidays;
 mod home;
+mod line_channels;
 mod line_friends;
+mod line_talk;
 mod login;
 mod masters;
 mod reports;
@@ -38,6 +40,8 @@ fn routes(state: AppState) -> AdminRoutes {
     let desk = Staff(Some(Permission::Reservations));
     let residents_p = Staff(Some(Permission::Residents));
     let reports_p = Staff(Some(Permission::Reports));
+    let compose = Staff(Some(Permission::MessagingCompose));
+    let send = Staff(Some(Permission::MessagingSend));
     AdminRoutes::new(state)
         // The counter (窓口): desk calendar, counter bookings, reservations (A22, A23).
         .get("/desk", desk, reservations::desk)
@@ -303,17 +307,17 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/reports/daily", reports_p, reports::daily)
         .get("/reports/monthly", reports_p, reports::monthly)
         .get("/reports/resident/{id}", reports_p, reports::resident)
-        // LINE friends and talk log (issue 5; M22, M23).
-        .get(
-            "/line/friends",
-            Staff(Some(Permission::MessagingCompose)),
-            line_friends::list,
-        )
-        .get(
-            "/line/friends/{id}",
-            Staff(Some(Permission::MessagingCompose)),
-            line_friends::detail,
-        )
+        // LINE: channels, friends, talk log and API calls (issue 5; M12, M22, M23).
+        .get("/line/channels", system, line_channels::list)
+        .get("/line/channels/{id}", system, line_channels::edit_form)
+        .post("/line/channels/{id}", system, line_channels::save)
+        .post("/line/channels/{id}/check", system, line_channels::check)
+        .get("/line/friends", compose, line_friends::list)
+        .get("/line/friends/{id}", compose, line_friends::detail)
+        .post("/line/friends/{id}/send", send, line_friends::send)
+        .get("/line/talk", compose, line_talk::search)
+        .get("/line/talk.csv", compose, line_talk::export)
+        .get("/line/api-log", logs, line_talk::api_log)
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
