@@ -81,6 +81,7 @@ impl CurrentStaff {
             csrf: csrf::staff_token(state, &self.session_token),
             staff_name: Some(self.staff.name.clone()),
             nav: view::admin_nav(&self.staff, &self.path),
+            subnav: view::line_nav(&self.staff, &self.path),
             notice: None,
             admin: true,
         }

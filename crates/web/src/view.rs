@@ -12,7 +12,7 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const ADMIN_NAV: [(&str, &str, Option<Permission>); 16] = [
+const ADMIN_NAV: [(&str, &str, Option<Permission>); 13] = [
     ("/admin", "ホーム", None),
     (
         "/admin/desk",
@@ -32,46 +32,64 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 16] = [
     ),
     ("/admin/holidays", "祝日", Some(Permission::Facilities)),
     ("/admin/residents", "利用者", Some(Permission::Residents)),
+    ("/admin/reports", "帳票・集計", Some(Permission::Reports)),
+    // The LINE section: shown when any of its pages may be used (see LINE_NAV).
+    (LINE_HOME, "LINE", None),
     (
         "/admin/staff",
         "職員アカウント",
         Some(Permission::StaffAdmin),
     ),
-    ("/admin/reports", "帳票・集計", Some(Permission::Reports)),
-    (
-        "/admin/line/friends",
-        "LINE 友だち",
-        Some(Permission::MessagingCompose),
-    ),
-    (
-        "/admin/line/talk",
-        "トークログ",
-        Some(Permission::MessagingCompose),
-    ),
     ("/admin/audit", "操作ログ", Some(Permission::Logs)),
-    (
-        "/admin/line/api-log",
-        "LINE API 記録",
-        Some(Permission::Logs),
-    ),
     (
         "/admin/settings",
         "システム設定",
         Some(Permission::SystemSettings),
     ),
-    (
-        "/admin/line/channels",
-        "LINE 接続設定",
-        Some(Permission::SystemSettings),
-    ),
     ("/admin/account", "パスワード変更", None),
 ];
+
+pub const LINE_HOME: &str = "/admin/line";
+
+/// The LINE section's own navigation, shown on its pages.
+const LINE_NAV: [(&str, &str, Permission); 4] = [
+    (
+        "/admin/line/friends",
+        "友だち",
+        Permission::MessagingCompose,
+    ),
+    (
+        "/admin/line/talk",
+        "トークログ",
+        Permission::MessagingCompose,
+    ),
+    ("/admin/line/api-log", "API 呼び出し記録", Permission::Logs),
+    (
+        "/admin/line/channels",
+        "接続設定",
+        Permission::SystemSettings,
+    ),
+];
+
+/// The first LINE page this staff member may use (where "LINE" leads).
+pub fn line_entry(staff: &Staff) -> Option<&'static str> {
+    LINE_NAV
+        .iter()
+        .find(|(_, _, p)| staff.may(*p))
+        .map(|(href, _, _)| *href)
+}
 
 /// The admin navigation for a staff member, marking the section of `path`.
 pub fn admin_nav(staff: &Staff, path: &str) -> Vec<NavItem> {
     ADMIN_NAV
         .iter()
-        .filter(|(_, _, p)| p.is_none_or(|p| staff.may(p)))
+        .filter(|(href, _, p)| {
+            if *href == LINE_HOME {
+                line_entry(staff).is_some()
+            } else {
+                p.is_none_or(|p| staff.may(p))
+            }
+        })
         .map(|(href, label, _)| NavItem {
             href,
             label,
@@ -84,6 +102,22 @@ pub fn admin_nav(staff: &Staff, path: &str) -> Vec<NavItem> {
         .collect()
 }
 
+/// The LINE section's tabs on its pages, only those this member may use.
+pub fn line_nav(staff: &Staff, path: &str) -> Vec<NavItem> {
+    if !path.starts_with(LINE_HOME) {
+        return Vec::new();
+    }
+    LINE_NAV
+        .iter()
+        .filter(|(_, _, p)| staff.may(*p))
+        .map(|(href, label, _)| NavItem {
+            href,
+            label,
+            current: path.starts_with(href),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
     pub title: String,
@@ -91,6 +125,8 @@ pub struct Layout {
     pub csrf: String,
     pub staff_name: Option<String>,
     pub nav: Vec<NavItem>,
+    /// The section's own tabs (the LINE pages).
+    pub subnav: Vec<NavItem>,
     pub notice: Option<String>,
     pub admin: bool,
 }

@@ -8,6 +8,7 @@ mod booking_http;
 mod browser_availability;
 mod browser_booking;
 mod browser_catalogue;
+mod browser_line;
 mod browser_reports;
 mod browser_staff;
 mod catalogue_http;

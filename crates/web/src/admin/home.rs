@@ -121,3 +121,23 @@ pub async fn account_submit(
     .await?;
     Ok(Redirect::to("/admin?done=password").into_response())
 }
+
+/// "LINE" in the navigation leads to the first LINE page this member may use;
+/// a member with none of them is refused like any other page.
+pub async fn line_entry(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+) -> Result<Response, AppError> {
+    match crate::view::line_entry(&me.staff) {
+        Some(href) => Ok(Redirect::to(href).into_response()),
+        None => {
+            let entry = me.entry(
+                "access.denied",
+                "line".into(),
+                "LINEの機能の権限がありません (/admin/line)".into(),
+            );
+            hiroba_store::audit::record(state.db(), &entry).await?;
+            Err(AppError::Forbidden)
+        }
+    }
+}

@@ -308,6 +308,7 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/reports/monthly", reports_p, reports::monthly)
         .get("/reports/resident/{id}", reports_p, reports::resident)
         // LINE: channels, friends, talk log and API calls (issue 5; M12, M22, M23).
+        .get("/line", any, home::line_entry)
         .get("/line/channels", system, line_channels::list)
         .get("/line/channels/{id}", system, line_channels::edit_form)
         .post("/line/channels/{id}", system, line_channels::save)
