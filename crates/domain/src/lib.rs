@@ -1,6 +1,7 @@
 //! Hiroba's pure rules. Nothing here performs I/O: no database, no HTTP, no clock
 //! reads except where a caller passes the time in.
 
+pub mod attributes;
 pub mod audit;
 pub mod booking;
 pub mod booking_rules;
