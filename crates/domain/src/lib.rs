@@ -13,6 +13,7 @@ pub mod image;
 pub mod permission;
 pub mod resident;
 pub mod retention;
+pub mod schedule;
 pub mod segment;
 pub mod staff;
 pub mod time_of_day;
