@@ -11,6 +11,7 @@ pub mod fees;
 pub mod holidays;
 pub mod image;
 pub mod permission;
+pub mod reminder;
 pub mod resident;
 pub mod retention;
 pub mod schedule;
