@@ -7,6 +7,7 @@ pub mod booking;
 pub mod booking_rules;
 pub mod calendar;
 pub mod datetime;
+pub mod delivery_csv;
 pub mod fees;
 pub mod holidays;
 pub mod image;

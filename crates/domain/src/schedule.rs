@@ -29,6 +29,8 @@ const SEARCH_DAYS: u32 = 400;
 
 const WEEKDAY_NAMES: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
 
+const OUT_OF_RANGE: &str = "配信時刻は0:00〜23:55の範囲で指定してください。";
+
 /// A time of day on the 5-minute step, 0:00〜23:55.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SendTime(u16);
@@ -36,13 +38,29 @@ pub struct SendTime(u16);
 impl SendTime {
     /// "9:00", "09:05", full-width digits too.
     pub fn parse(input: &str) -> Result<Self, String> {
-        let time = TimeOfDay::parse(input)?;
-        Self::from_minutes(time.minutes())
+        match TimeOfDay::parse(input) {
+            Ok(time) => Self::from_minutes(time.minutes()),
+            Err(message) => {
+                // A well-formed "25:00" fails as out of range: say which range
+                // a delivery time has, not a facility's 0:00〜24:00.
+                let text = normalize_input(input);
+                let well_formed = text.split_once(':').is_some_and(|(h, m)| {
+                    (1..=2).contains(&h.len())
+                        && m.len() == 2
+                        && h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
+                });
+                if well_formed {
+                    Err(OUT_OF_RANGE.to_owned())
+                } else {
+                    Err(message)
+                }
+            }
+        }
     }
 
     pub fn from_minutes(minutes: u16) -> Result<Self, String> {
         if minutes >= 24 * 60 {
-            return Err("配信時刻は0:00〜23:55の範囲で指定してください。".to_owned());
+            return Err(OUT_OF_RANGE.to_owned());
         }
         if !minutes.is_multiple_of(TIME_STEP_MINUTES) {
             return Err("配信時刻は5分単位で指定してください（例: 9:00、9:05）。".to_owned());
@@ -344,7 +362,8 @@ pub struct Schedule {
     end: Option<NaiveDate>,
 }
 
-fn check_year(date: NaiveDate) -> Result<(), String> {
+/// Whether a date typed for a schedule is in [`SCHEDULE_YEARS`].
+pub fn check_year(date: NaiveDate) -> Result<(), String> {
     if SCHEDULE_YEARS.contains(&date.year()) {
         Ok(())
     } else {
@@ -600,6 +619,10 @@ mod tests {
         );
         assert_eq!(
             SendTime::parse("24:00").unwrap_err(),
+            "配信時刻は0:00〜23:55の範囲で指定してください。"
+        );
+        assert_eq!(
+            SendTime::parse("25:00").unwrap_err(),
             "配信時刻は0:00〜23:55の範囲で指定してください。"
         );
         assert_eq!(
