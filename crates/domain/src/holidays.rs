@@ -349,6 +349,12 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
     decode_located(bytes).map_err(|failure| failure.message())
 }
 
+/// [`decode_text`] with the 1-based line of the first unreadable byte, so other
+/// CSV imports can report it at its row.
+pub(crate) fn decode_text_with_line(bytes: &[u8]) -> Result<String, (usize, String)> {
+    decode_located(bytes).map_err(|failure| (failure.line, failure.message()))
+}
+
 /// Where decoding stopped, so a CSV import can point at the line.
 struct DecodeFailure {
     line: usize,
