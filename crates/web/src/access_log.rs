@@ -14,6 +14,17 @@ use crate::ClientIp;
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
+tokio::task_local! {
+    /// Set by whoever resolves a resident's session during the request (the
+    /// resident pages have no auth layer to attach an [`Actor`]).
+    static REQUEST_ACTOR: std::cell::RefCell<Option<String>>;
+}
+
+/// Records the signed-in resident of the current request for the access log.
+pub fn note_resident(id: i64) {
+    let _ = REQUEST_ACTOR.try_with(|a| *a.borrow_mut() = Some(format!("resident:{id}")));
+}
+
 pub async fn record(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -23,11 +34,17 @@ pub async fn record(req: Request, next: Next) -> Response {
         .get::<ClientIp>()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let res = next.run(req).await;
+    let (noted, res) = REQUEST_ACTOR
+        .scope(std::cell::RefCell::new(None), async {
+            let res = next.run(req).await;
+            (REQUEST_ACTOR.with(|a| a.borrow_mut().take()), res)
+        })
+        .await;
     let actor = res
         .extensions()
         .get::<Actor>()
         .map(|a| a.0.clone())
+        .or(noted)
         .unwrap_or_default();
     tracing::info!(
         target: "hiroba::access",

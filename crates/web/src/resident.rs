@@ -56,9 +56,11 @@ pub async fn signed_in(
     let Some(token) = cookie(headers, cookie_name(state)) else {
         return Ok(None);
     };
-    Ok(residents::resolve_session(state.db(), &token)
-        .await?
-        .map(|r| (r, token)))
+    let resident = residents::resolve_session(state.db(), &token).await?;
+    if let Some(r) = &resident {
+        crate::access_log::note_resident(r.id);
+    }
+    Ok(resident.map(|r| (r, token)))
 }
 
 /// A page frame for visitors; forms carry the pre-session CSRF token, and a

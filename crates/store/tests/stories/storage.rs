@@ -387,3 +387,34 @@ async fn seed_and_settings() {
         assert_eq!(settings::load(db).await.unwrap(), s, "{}", t.label());
     }
 }
+
+/// TLS to PostgreSQL (docs/OPERATIONS.md): with `sslmode=require` the session
+/// is encrypted. Runs where the test server has TLS on (Debian's default).
+#[tokio::test]
+async fn postgres_connection_uses_tls_when_required() {
+    let Ok(url) = std::env::var("TEST_POSTGRES_URL") else {
+        return;
+    };
+    use std::str::FromStr;
+    let plain = sqlx::PgPool::connect(&url).await.unwrap();
+    let server_tls: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&plain)
+        .await
+        .unwrap();
+    plain.close().await;
+    if server_tls != "on" {
+        eprintln!("PostgreSQL has ssl = {server_tls}: TLS check skipped");
+        return;
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let options =
+        sqlx::postgres::PgConnectOptions::from_str(&format!("{url}{sep}sslmode=require")).unwrap();
+    let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(encrypted, "sslmode=require must give an encrypted session");
+    pool.close().await;
+}
