@@ -5,12 +5,15 @@
 //!   unknown event types parse as [`webhook::EventKind::Other`], each event keeps its raw JSON.
 //! - [`message`]: typed message builders that serialize to LINE's JSON, with LINE's limits
 //!   checked before sending (Japanese + English errors).
+//! - [`flex`]: Flex Message containers checked against LINE's rules in Rust (paths in every
+//!   error), so the product needs no OpenAPI file at run time.
 //! - [`client`]: the Messaging API client (retry keys, backoff, 409 = accepted, request ids,
 //!   client-side rate limits per endpoint group).
 //! - `schema` (feature `schema`): a small OpenAPI 3.0 validator over the official YAML files,
 //!   used by the contract tests and by the LINE simulator.
 
 pub mod client;
+pub mod flex;
 pub mod message;
 pub mod ratelimit;
 pub mod request;

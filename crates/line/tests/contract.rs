@@ -2,6 +2,7 @@
 //! every webhook event schema has examples that Hiroba parses into the right variant, and
 //! every request body the client sends validates against its operation's schema.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![recursion_limit = "256"]
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -492,4 +493,423 @@ async fn every_request_the_client_sends_validates_against_the_spec() {
     }
     assert!(validated >= 25, "{validated}");
     assert_eq!(operations.len(), 42, "{operations:#?}");
+}
+
+// ---- Flex Messages: the Rust checker agrees with messaging-api.yml ----------------------
+
+const FLEX_SCHEMA: &str = "#/components/schemas/FlexContainer";
+
+fn img(name: &str) -> String {
+    format!("https://example.com/{name}.png")
+}
+
+/// Containers using every component type, every action type usable in flex, and the
+/// keyword, length, colour and enum values staff are likely to paste.
+fn flex_samples() -> Vec<Value> {
+    let actions = vec![
+        json!({"type":"postback","label":"予約","data":"a=1","displayText":"予約します",
+               "inputOption":"openKeyboard","fillInText":"人数: "}),
+        json!({"type":"message","label":"はい","text":"はい"}),
+        json!({"type":"uri","label":"開く","uri":"https://example.com/",
+               "altUri":{"desktop":"https://example.com/pc"}}),
+        json!({"type":"uri","label":"電話","uri":"tel:0985751111"}),
+        json!({"type":"datetimepicker","label":"日付","data":"d","mode":"date",
+               "initial":"2025-04-01","min":"2025-04-01","max":"2025-12-31"}),
+        json!({"type":"datetimepicker","label":"時刻","data":"t","mode":"time","initial":"09:00"}),
+        json!({"type":"datetimepicker","label":"日時","data":"dt","mode":"datetime",
+               "initial":"2025-04-01T09:00"}),
+        json!({"type":"camera","label":"カメラ"}),
+        json!({"type":"cameraRoll","label":"写真"}),
+        json!({"type":"location","label":"位置情報"}),
+        json!({"type":"clipboard","label":"コピー","clipboardText":"KUNITOMI-2025"}),
+    ];
+    let buttons: Vec<Value> = actions
+        .iter()
+        .zip(["primary", "secondary", "link"].iter().cycle())
+        .map(|(a, style)| json!({"type":"button","style":style,"height":"sm","action":a}))
+        .collect();
+    let full = json!({
+        "type":"bubble","size":"giga","direction":"ltr",
+        "styles":{"header":{"backgroundColor":"#06C755"},
+                  "hero":{"separator":false},
+                  "body":{"separator":true,"separatorColor":"#DDDDDDFF"},
+                  "footer":{"backgroundColor":"#FFFFFF"}},
+        "header":{"type":"box","layout":"horizontal","paddingAll":"lg","contents":[
+            {"type":"text","text":"国富町からのお知らせ","color":"#FFFFFF","weight":"bold",
+             "size":"sm","flex":1,"gravity":"center"}]},
+        "hero":{"type":"image","url":img("hero"),"size":"full","aspectRatio":"20:13",
+                "aspectMode":"cover","action":{"type":"uri","uri":"https://example.com/"}},
+        "body":{"type":"box","layout":"vertical","spacing":"md","paddingAll":"20px",
+          "paddingTop":"5%","backgroundColor":"#FAFAFA","cornerRadius":"md",
+          "borderWidth":"light","borderColor":"#CCCCCC","justifyContent":"flex-start",
+          "alignItems":"center","width":"100%","maxWidth":"300px","height":"200px",
+          "maxHeight":"400px",
+          "background":{"type":"linearGradient","angle":"90deg","startColor":"#FFFFFF",
+                        "endColor":"#EEEEEE","centerColor":"#F5F5F5","centerPosition":"40%"},
+          "action":{"type":"postback","data":"open"},
+          "contents":[
+            {"type":"text","text":"4か月児健診のご案内","size":"xl","weight":"bold","wrap":true,
+             "maxLines":3,"align":"start","decoration":"underline","style":"italic",
+             "lineSpacing":"4px","margin":"none","adjustMode":"shrink-to-fit","scaling":true},
+            {"type":"text","contents":[
+                {"type":"span","text":"日時: ","weight":"bold","size":"sm"},
+                {"type":"span","text":"4月10日","color":"#E53935","decoration":"line-through",
+                 "style":"normal"}]},
+            {"type":"box","layout":"baseline","spacing":"sm","contents":[
+                {"type":"icon","url":img("pin"),"size":"sm","aspectRatio":"1:1","margin":"xs",
+                 "scaling":false},
+                {"type":"text","text":"保健センター","size":"14px","flex":0},
+                {"type":"filler","flex":1}]},
+            {"type":"separator","margin":"xl","color":"#EEEEEE"},
+            {"type":"image","url":img("map"),"size":"50%","align":"center","gravity":"top",
+             "backgroundColor":"#000000","animated":false,"position":"relative",
+             "offsetTop":"4px","offsetStart":"md","offsetBottom":"10%","offsetEnd":"none"},
+            {"type":"box","layout":"horizontal","position":"absolute","offsetTop":"0px",
+             "contents":[{"type":"filler"}]},
+          ]},
+        "footer":{"type":"box","layout":"vertical","spacing":"sm","contents":buttons},
+        "action":{"type":"message","text":"詳細"}
+    });
+    let video = json!({"type":"bubble","size":"kilo","hero":{
+        "type":"video","url":"https://example.com/v.mp4","previewUrl":img("v"),
+        "aspectRatio":"16:9","action":{"type":"uri","label":"見る","uri":"https://example.com/v"},
+        "altContent":{"type":"image","url":img("v"),"size":"full"}}});
+    let simple = |t: &str| {
+        json!({"type":"bubble","body":{"type":"box","layout":"vertical","contents":[
+            {"type":"text","text":t}]}})
+    };
+    let mut sizes = Vec::new();
+    for size in ["nano", "micro", "deca", "hecto", "kilo", "mega", "giga"] {
+        let mut b = simple(size);
+        b["size"] = json!(size);
+        sizes.push(b);
+    }
+    let twelve: Vec<Value> = (0..12).map(|i| simple(&format!("{i}"))).collect();
+    vec![
+        json!({"type":"bubble"}),
+        simple("本文"),
+        full,
+        video,
+        json!({"type":"carousel","contents":sizes}),
+        json!({"type":"carousel","contents":twelve}),
+    ]
+}
+
+/// Broken containers (description, container, needs strict schema validation to be refused
+/// by the schema: only unknown properties).
+fn flex_broken() -> Vec<(&'static str, Value, bool)> {
+    let body = |contents: Value| json!({"type":"bubble","body":{"type":"box","layout":"vertical","contents":contents}});
+    vec![
+        (
+            "not a container",
+            json!({"type":"box","layout":"vertical","contents":[]}),
+            false,
+        ),
+        ("no type", json!({"body":{}}), false),
+        (
+            "carousel without contents",
+            json!({"type":"carousel"}),
+            false,
+        ),
+        (
+            "carousel of boxes",
+            json!({"type":"carousel","contents":[{"type":"box"}]}),
+            false,
+        ),
+        (
+            "bad layout",
+            json!({"type":"bubble","body":{"type":"box","layout":"grid","contents":[]}}),
+            false,
+        ),
+        (
+            "box without layout",
+            json!({"type":"bubble","body":{"type":"box","contents":[]}}),
+            false,
+        ),
+        (
+            "box without contents",
+            json!({"type":"bubble","body":{"type":"box","layout":"vertical"}}),
+            false,
+        ),
+        (
+            "unknown component",
+            body(json!([{"type":"spacer2"}])),
+            false,
+        ),
+        (
+            "button without action",
+            body(json!([{"type":"button"}])),
+            false,
+        ),
+        ("image without url", body(json!([{"type":"image"}])), false),
+        (
+            "icon without url",
+            json!({"type":"bubble","body":{"type":"box","layout":"baseline","contents":[{"type":"icon"}]}}),
+            false,
+        ),
+        (
+            "video without altContent",
+            json!({"type":"bubble","size":"mega","hero":{"type":"video","url":"https://example.com/v.mp4","previewUrl":"https://example.com/p.png"}}),
+            false,
+        ),
+        (
+            "bad bubble size",
+            json!({"type":"bubble","size":"huge"}),
+            false,
+        ),
+        (
+            "bad direction",
+            json!({"type":"bubble","direction":"up"}),
+            false,
+        ),
+        (
+            "bad weight",
+            body(json!([{"type":"text","text":"a","weight":"heavy"}])),
+            false,
+        ),
+        (
+            "bad align",
+            body(json!([{"type":"text","text":"a","align":"left"}])),
+            false,
+        ),
+        (
+            "bad gravity",
+            body(json!([{"type":"text","text":"a","gravity":"middle"}])),
+            false,
+        ),
+        (
+            "bad decoration",
+            body(json!([{"type":"text","text":"a","decoration":"blink"}])),
+            false,
+        ),
+        (
+            "wrap as text",
+            body(json!([{"type":"text","text":"a","wrap":"yes"}])),
+            false,
+        ),
+        (
+            "flex as text",
+            body(json!([{"type":"text","text":"a","flex":"1"}])),
+            false,
+        ),
+        (
+            "bad button style",
+            body(json!([{"type":"button","style":"fancy","action":{"type":"message","text":"a"}}])),
+            false,
+        ),
+        (
+            "bad button height",
+            body(json!([{"type":"button","height":"lg","action":{"type":"message","text":"a"}}])),
+            false,
+        ),
+        (
+            "bad position",
+            body(json!([{"type":"text","text":"a","position":"fixed"}])),
+            false,
+        ),
+        (
+            "bad justifyContent",
+            json!({"type":"bubble","body":{"type":"box","layout":"vertical","justifyContent":"left","contents":[]}}),
+            false,
+        ),
+        (
+            "bad aspectMode",
+            body(
+                json!([{"type":"image","url":"https://example.com/a.png","aspectMode":"stretch"}]),
+            ),
+            false,
+        ),
+        (
+            "unknown action type",
+            body(json!([{"type":"button","action":{"type":"share"}}])),
+            false,
+        ),
+        (
+            "bad datetime mode",
+            body(
+                json!([{"type":"button","action":{"type":"datetimepicker","data":"d","mode":"week"}}]),
+            ),
+            false,
+        ),
+        (
+            "postback data too long",
+            body(json!([{"type":"button","action":{"type":"postback","data":"x".repeat(301)}}])),
+            false,
+        ),
+        (
+            "empty clipboard text",
+            body(
+                json!([{"type":"button","action":{"type":"clipboard","label":"c","clipboardText":""}}]),
+            ),
+            false,
+        ),
+        (
+            "span with bad weight",
+            body(json!([{"type":"text","contents":[{"type":"span","text":"a","weight":"x"}]}])),
+            false,
+        ),
+        (
+            "gradient without type",
+            json!({"type":"bubble","body":{"type":"box","layout":"vertical","background":{"angle":"0deg"},"contents":[]}}),
+            false,
+        ),
+        (
+            "styles separator as text",
+            json!({"type":"bubble","styles":{"body":{"separator":"yes"}}}),
+            false,
+        ),
+        (
+            "misspelt property",
+            body(json!([{"type":"text","text":"a","wieght":"bold"}])),
+            true,
+        ),
+        (
+            "unknown bubble property",
+            json!({"type":"bubble","footerr":{}}),
+            true,
+        ),
+    ]
+}
+
+/// Single-step mutations of a JSON value: each key removed, each value replaced by values of
+/// other types and by an unknown keyword, an unknown key added to each object, each array
+/// element removed.
+fn mutations(v: &Value) -> Vec<Value> {
+    fn walk(root: &Value, at: &mut Vec<PathPart>, node: &Value, out: &mut Vec<Value>) {
+        // A keyword no property has, a length some accept, and values of other JSON types.
+        let replacements = [
+            json!("bogus-keyword"),
+            json!("12px"),
+            json!(-1),
+            json!(true),
+            json!({}),
+        ];
+        for r in &replacements {
+            if r != node {
+                out.push(set(root, at, Some(r.clone())));
+            }
+        }
+        match node {
+            Value::Object(o) => {
+                let mut with = node.clone();
+                with["unknownProperty"] = json!(1);
+                out.push(set(root, at, Some(with)));
+                for (k, child) in o {
+                    at.push(PathPart::Key(k.clone()));
+                    out.push(set(root, at, None));
+                    walk(root, at, child, out);
+                    at.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    at.push(PathPart::Index(i));
+                    out.push(set(root, at, None));
+                    walk(root, at, child, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut Vec::new(), v, &mut out);
+    out
+}
+
+#[derive(Clone)]
+enum PathPart {
+    Key(String),
+    Index(usize),
+}
+
+/// `root` with the node at `path` replaced (or removed when `with` is None).
+fn set(root: &Value, path: &[PathPart], with: Option<Value>) -> Value {
+    let mut out = root.clone();
+    let Some((last, parents)) = path.split_last() else {
+        return with.unwrap_or(Value::Null);
+    };
+    let mut cur = &mut out;
+    for p in parents {
+        cur = match p {
+            PathPart::Key(k) => &mut cur[k.as_str()],
+            PathPart::Index(i) => &mut cur[*i],
+        };
+    }
+    match (last, with) {
+        (PathPart::Key(k), Some(w)) => cur[k.as_str()] = w,
+        (PathPart::Key(k), None) => {
+            cur.as_object_mut().unwrap().remove(k);
+        }
+        (PathPart::Index(i), Some(w)) => cur[*i] = w,
+        (PathPart::Index(i), None) => {
+            cur.as_array_mut().unwrap().remove(*i);
+        }
+    }
+    out
+}
+
+#[test]
+fn flex_checks_agree_with_the_schema() {
+    use hiroba_line::flex;
+    let v = validator();
+    // 1. What the Rust checker accepts, the schema accepts (strictly: no unknown property).
+    for sample in flex_samples() {
+        let errs = flex::check(&sample, "contents");
+        assert!(errs.is_empty(), "{errs:#?}\n{sample:#}");
+        v.validate_strict(FLEX_SCHEMA, &sample)
+            .unwrap_or_else(|e| panic!("{e:#?}\n{sample:#}"));
+        let m = Message::flex("お知らせ", sample.clone());
+        validate_messages(std::slice::from_ref(&m)).unwrap();
+        v.validate_strict("#/components/schemas/Message", &m.to_json())
+            .unwrap();
+    }
+    // 2. Broken samples are refused by both, each naming a path.
+    for (what, sample, strict) in flex_broken() {
+        let errs = flex::check(&sample, "contents");
+        assert!(!errs.is_empty(), "the checker accepted: {what}\n{sample:#}");
+        assert!(errs.iter().all(|e| e.path.is_some()), "{what}: {errs:#?}");
+        let schema = if strict {
+            v.validate_strict(FLEX_SCHEMA, &sample)
+        } else {
+            v.validate(FLEX_SCHEMA, &sample)
+        };
+        assert!(schema.is_err(), "the schema accepted: {what}\n{sample:#}");
+    }
+    // 3. Every single-step mutation of every sample: accepted by the checker ⇒ accepted by the
+    //    schema (equivalently: refused by the schema ⇒ refused by the checker).
+    //    (The two long carousels repeat one bubble; a short one stands for them.)
+    let (mut total, mut refused_by_schema, mut stricter) = (0, 0, 0);
+    let mut to_mutate = flex_samples();
+    to_mutate.truncate(4);
+    to_mutate.push(json!({"type":"carousel","contents":[
+        {"type":"bubble","size":"micro","body":{"type":"box","layout":"vertical","contents":[
+            {"type":"text","text":"1"}]}},
+        {"type":"bubble","size":"micro"}]}));
+    for sample in to_mutate {
+        for m in mutations(&sample) {
+            total += 1;
+            let ours = flex::check(&m, "contents");
+            // The plain check is cheaper; strict only adds unknown-property errors.
+            let theirs = v
+                .validate(FLEX_SCHEMA, &m)
+                .and_then(|()| v.validate_strict(FLEX_SCHEMA, &m));
+            if theirs.is_err() {
+                refused_by_schema += 1;
+                assert!(
+                    !ours.is_empty(),
+                    "the schema refuses {theirs:?} but the checker accepts\n{m:#}"
+                );
+            } else if !ours.is_empty() {
+                stricter += 1;
+            }
+        }
+    }
+    eprintln!(
+        "flex mutations: {total}, refused by the schema: {refused_by_schema}, only by the checker: {stricter}"
+    );
+    assert!(total > 1500, "{total}");
+    assert!(refused_by_schema > 500, "{refused_by_schema} of {total}");
+    // Documented extra rules (required text, lengths, placement, sizes) refuse more.
+    assert!(stricter > 0, "{stricter}");
 }
