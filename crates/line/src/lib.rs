@@ -7,6 +7,9 @@
 //!   checked before sending (Japanese + English errors).
 //! - [`flex`]: Flex Message containers checked against LINE's rules in Rust (paths in every
 //!   error), so the product needs no OpenAPI file at run time.
+//! - [`preview`]: a phone-like HTML preview of messages (text, emoji, images, imagemaps,
+//!   templates, flex), CSP-safe classes and [`preview::PREVIEW_CSS`]; shared by the simulator's
+//!   chat view and the staff composer.
 //! - [`client`]: the Messaging API client (retry keys, backoff, 409 = accepted, request ids,
 //!   client-side rate limits per endpoint group).
 //! - `schema` (feature `schema`): a small OpenAPI 3.0 validator over the official YAML files,
@@ -15,6 +18,7 @@
 pub mod client;
 pub mod flex;
 pub mod message;
+pub mod preview;
 pub mod ratelimit;
 pub mod request;
 #[cfg(feature = "schema")]
