@@ -111,6 +111,27 @@ fn the_validator_catches_what_line_refuses() {
     let op = v.operation("POST", "/v2/bot/user/U1/richmenu/r1").unwrap();
     assert_eq!(op.operation_id, "linkRichMenuIdToUser");
     assert_eq!(op.params["userId"], "U1");
+    let op = v
+        .operation("GET", "/v2/bot/insight/message/event/aggregation")
+        .unwrap();
+    let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let good = q(&[
+        ("customAggregationUnit", "kenshin_4m"),
+        ("from", "20250401"),
+        ("to", "20250430"),
+    ]);
+    assert!(v.validate_query(&op, &good).is_ok());
+    let bad = q(&[
+        ("customAggregationUnit", "bad unit!"),
+        ("from", "2025-04-01"),
+    ]);
+    let errs = v.validate_query(&op, &bad).unwrap_err();
+    assert_eq!(errs.len(), 4, "{errs:?}");
     let op = v.operation("PUT", "/v2/bot/audienceGroup/upload").unwrap();
     assert_eq!(
         op.request_schema.as_deref(),
@@ -285,8 +306,83 @@ fn every_message_validates_strictly() {
 struct Seen {
     method: Method,
     path: String,
+    query: Vec<(String, String)>,
     content_type: Option<String>,
+    retry_key: Option<String>,
     body: Bytes,
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// The text fields and the file of a `multipart/form-data` body.
+fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, String) {
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .unwrap()
+        .trim_matches('"');
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let mut fields = serde_json::Map::new();
+    let mut file = String::new();
+    for part in text.split(&format!("--{boundary}")).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (head, value) = part
+            .trim_start_matches("\r\n")
+            .split_once("\r\n\r\n")
+            .unwrap();
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let name = head
+            .split("name=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        if name == "file" {
+            assert!(head.contains("Content-Type: text/plain"), "{head}");
+            file = value.to_owned();
+            fields.insert("file".into(), json!("(binary)"));
+        } else if let Ok(n) = value.parse::<i64>() {
+            fields.insert(name.into(), json!(n));
+        } else {
+            fields.insert(name.into(), json!(value));
+        }
+    }
+    (Value::Object(fields), file)
 }
 
 /// A LINE stand-in that records requests and answers with an example of the operation's
@@ -303,8 +399,12 @@ async fn spec_server(v: Arc<Validator>) -> (String, Arc<Mutex<Vec<Seen>>>) {
                 seen.lock().unwrap().push(Seen {
                     method: method.clone(),
                     path: path.clone(),
+                    query: parse_query(uri.query()),
                     content_type: headers
                         .get("content-type")
+                        .map(|h| h.to_str().unwrap().to_owned()),
+                    retry_key: headers
+                        .get("x-line-retry-key")
                         .map(|h| h.to_str().unwrap().to_owned()),
                     body,
                 });
@@ -462,21 +562,56 @@ async fn every_request_the_client_sends_validates_against_the_spec() {
     })
     .await
     .unwrap();
+    c.create_audience_group_by_file("国富町 全員", Some("2025-04 file"), &users)
+        .await
+        .unwrap();
+    c.add_audiences_by_file(1234, Some("追加"), &users)
+        .await
+        .unwrap();
+    c.get_audience_group(1234).await.unwrap();
+    c.narrowcast(&NarrowcastRequest::to_audience(1234, text.to_vec()))
+        .await
+        .unwrap();
+    let key = hiroba_line::client::new_retry_key();
+    c.send_push_with_key(&Client::push_request(&users[0], &text), &key)
+        .await
+        .unwrap();
+    let mut units = Client::multicast_requests(&users, &text).remove(0);
+    units.custom_aggregation_units = vec!["kenshin_4m".into()];
+    c.send_multicast(&units).await.unwrap();
+    c.send_multicast_with_key(&units, &key).await.unwrap();
+    c.send_narrowcast_with_key(&narrowcast, &key).await.unwrap();
+    c.send_broadcast_with_key(
+        &BroadcastRequest {
+            messages: text.to_vec(),
+            notification_disabled: Some(false),
+        },
+        &key,
+    )
+    .await
+    .unwrap();
     c.insight_followers(Some("20250401")).await.unwrap();
     c.insight_message_event("req-1").await.unwrap();
     c.insight_aggregation_unit("promotion_a", "20250401", "20250430")
         .await
         .unwrap();
     c.get_aggregation_unit_usage().await.unwrap();
+    c.get_aggregation_unit_names(Some(100), Some("next-token"))
+        .await
+        .unwrap();
+    c.get_aggregation_unit_names(None, None).await.unwrap();
 
     let seen = seen.lock().unwrap().clone();
     let mut operations = BTreeSet::new();
     let mut validated = 0;
+    let mut multipart_forms = 0;
     for s in &seen {
         let op = v
             .operation(s.method.as_str(), &s.path)
             .unwrap_or_else(|| panic!("no operation for {} {}", s.method, s.path));
         operations.insert(op.operation_id.clone());
+        v.validate_query(&op, &s.query)
+            .unwrap_or_else(|e| panic!("{} {} query {:?}: {e:#?}", s.method, s.path, s.query));
         if let Some(schema) = &op.request_schema {
             let body: Value = serde_json::from_slice(&s.body)
                 .unwrap_or_else(|e| panic!("{} {}: {e}", s.method, s.path));
@@ -487,12 +622,50 @@ async fn every_request_the_client_sends_validates_against_the_spec() {
             validated += 1;
         } else if op.operation_id == "setRichMenuImage" {
             assert_eq!(s.content_type.as_deref(), Some("image/jpeg"));
+        } else if let Some(form) = multipart_schema(&v, &op) {
+            // Audience by file: the form's fields validate against the inline schema.
+            let ct = s.content_type.as_deref().unwrap();
+            assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
+            let (fields, file) = parse_multipart(ct, &s.body);
+            v.validate_strict(&form, &fields)
+                .unwrap_or_else(|e| panic!("{} {}: {e:#?}\n{fields:#}", s.method, s.path));
+            assert_eq!(file.lines().collect::<Vec<_>>(), users);
+            multipart_forms += 1;
         } else {
             assert!(s.body.is_empty(), "{} {} has a body", s.method, s.path);
         }
     }
     assert!(validated >= 25, "{validated}");
-    assert_eq!(operations.len(), 42, "{operations:#?}");
+    assert_eq!(multipart_forms, 2);
+    assert_eq!(operations.len(), 46, "{operations:#?}");
+    // The keyed sends carried the caller's key: push, multicast, narrowcast, broadcast.
+    let with_key = seen
+        .iter()
+        .filter(|s| s.retry_key.as_deref() == Some(key.as_str()))
+        .map(|s| s.path.rsplit('/').next().unwrap())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        with_key,
+        BTreeSet::from(["broadcast", "multicast", "narrowcast", "push"])
+    );
+    // Every other send had a fresh key; reply and the rest had none.
+    for s in &seen {
+        let keyed = ["push", "multicast", "narrowcast", "broadcast"]
+            .iter()
+            .any(|k| s.path == format!("/v2/bot/message/{k}"));
+        assert_eq!(s.retry_key.is_some(), keyed, "{} {}", s.method, s.path);
+    }
+}
+
+/// The qualified reference of an operation's `multipart/form-data` request schema.
+fn multipart_schema(v: &Validator, op: &hiroba_line::schema::Operation) -> Option<String> {
+    let pointer = format!(
+        "{}#/paths/{}/{}/requestBody/content/multipart~1form-data/schema",
+        op.file,
+        op.path_template.replace('~', "~0").replace('/', "~1"),
+        op.method
+    );
+    v.schema(&pointer).map(|_| pointer)
 }
 
 // ---- Flex Messages: the Rust checker agrees with messaging-api.yml ----------------------
