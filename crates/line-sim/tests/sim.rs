@@ -612,7 +612,7 @@ async fn sim_page_renders_chat_and_sends_webhooks_from_forms() {
         .text()
         .await
         .unwrap();
-    assert!(chat.contains("class=\"emoji\""), "{chat}");
+    assert!(chat.contains("class=\"lp-emoji\""), "{chat}");
     assert!(chat.contains("体育館") && chat.contains("予約する"));
     assert!(chat.contains("クイックリプライ") && chat.contains("はい"));
     assert!(!chat.contains("<script>"), "no inline script");
