@@ -212,6 +212,9 @@ pub(crate) struct LiffCode {
     pub(crate) chat_path: String,
 }
 
+/// How early a request may arrive at the rate limiter (see [`State::take_rate`]).
+pub(crate) const RATE_JITTER: Duration = Duration::from_millis(20);
+
 struct Bucket {
     tokens: f64,
     at: Instant,
@@ -554,9 +557,11 @@ impl State {
             .retain(|_, r| now.duration_since(r.at) < ttl);
     }
 
-    /// A token bucket per endpoint holding `max` requests, refilled evenly over `per` (the
-    /// client's limiter works the same way, so a client pacing at LINE's rate is never
-    /// refused); false when the bucket is empty.
+    /// A token bucket per endpoint holding `max` requests, refilled evenly over `per`; false
+    /// when the bucket is empty. The client's limiter works the same way, so a client pacing
+    /// at LINE's rate is not refused: a request may arrive up to [`RATE_JITTER`] early (network
+    /// jitter between the client taking its token and the request arriving), which changes
+    /// the burst by a few requests and the sustained rate not at all.
     pub(crate) fn take_rate(&mut self, endpoint: &str) -> bool {
         let RateLimit { max, per } = self.rate_limits.for_endpoint(endpoint);
         if max == 0 {
@@ -572,7 +577,7 @@ impl State {
         let elapsed = now.duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(capacity);
         b.at = now;
-        if b.tokens >= 1.0 {
+        if b.tokens + rate * RATE_JITTER.as_secs_f64() >= 1.0 {
             b.tokens -= 1.0;
             true
         } else {
