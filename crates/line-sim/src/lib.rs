@@ -72,7 +72,10 @@ pub struct RateLimits {
     /// rich menu create and delete (each): 100/hour.
     pub richmenu_write: RateLimit,
     /// audience upload: 60/minute.
+    /// each audience endpoint (`/v2/bot/audienceGroup/...`, JSON and file): 60/minute.
     pub audience_upload: RateLimit,
+    /// each insight endpoint (`/v2/bot/insight/...`): 60/hour.
+    pub insight: RateLimit,
     /// every other endpoint: 2,000/s.
     pub other: RateLimit,
 }
@@ -87,6 +90,7 @@ impl Default for RateLimits {
             profile: RateLimit::per_second(2000),
             richmenu_write: RateLimit::per_hour(100),
             audience_upload: RateLimit::per_minute(60),
+            insight: RateLimit::per_hour(60),
             other: RateLimit::per_second(2000),
         }
     }
@@ -102,7 +106,8 @@ impl RateLimits {
             "POST /v2/bot/message/broadcast" => self.broadcast,
             "GET /v2/bot/profile/{userId}" => self.profile,
             "POST /v2/bot/richmenu" | "DELETE /v2/bot/richmenu/{richMenuId}" => self.richmenu_write,
-            "POST /v2/bot/audienceGroup/upload" => self.audience_upload,
+            e if e.contains(" /v2/bot/audienceGroup/") => self.audience_upload,
+            e if e.contains(" /v2/bot/insight/") => self.insight,
             _ => self.other,
         }
     }
