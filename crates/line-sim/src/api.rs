@@ -16,8 +16,11 @@ use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::state::{Audience, Narrowcast, RetryRecord, RichMenu, UserStatus};
-use crate::{Sim, util, validate};
+use crate::state::{
+    Audience, AudienceJob, Fault, Narrowcast, RetryRecord, RichMenu, SendRecord, Target, Targets,
+    UserStatus,
+};
+use crate::{Sim, insight, util, validate};
 
 /// The request id the gate gave this request (also sent as `x-line-request-id`).
 #[derive(Clone)]
@@ -74,9 +77,18 @@ pub(crate) fn api_router(sim: Sim) -> Router {
             "/v2/bot/user/{userId}/richmenu",
             get(get_user_menu).delete(unlink_user_menu),
         )
-        .route("/v2/bot/audienceGroup/upload", post(audience_upload))
+        .route(&format!("{m}/aggregation/list"), get(aggregation_list))
+        .route(
+            "/v2/bot/audienceGroup/upload",
+            post(audience_upload).put(audience_add),
+        )
+        .route("/v2/bot/audienceGroup/{audienceGroupId}", get(audience_get))
         .route("/v2/bot/insight/followers", get(insight_followers))
-        .route("/v2/bot/insight/message/event", get(insight_message_event))
+        .route("/v2/bot/insight/message/event", get(insight::message_event))
+        .route(
+            "/v2/bot/insight/message/event/aggregation",
+            get(insight::per_unit),
+        )
         .route_layer(middleware::from_fn_with_state(sim.clone(), gate))
         .with_state(sim)
 }
@@ -86,6 +98,13 @@ pub(crate) fn api_data_router(sim: Sim) -> Router {
         .route(
             "/v2/bot/richmenu/{richMenuId}/content",
             post(upload_menu_image).get(download_menu_image),
+        )
+        .route(
+            "/v2/bot/audienceGroup/upload/byFile",
+            post(audience_upload_file)
+                .put(audience_add_file)
+                // LINE takes files of up to 1,500,000 ids (about 50 MB).
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
         )
         .route_layer(middleware::from_fn_with_state(sim.clone(), gate))
         .with_state(sim)
@@ -143,15 +162,14 @@ async fn gate_inner(sim: &Sim, endpoint: &str, req: Request, next: Next) -> Resp
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let random = util::random_unit();
-    let (fail, hold) = sim.with(|s| {
-        let f = s.take_faults(endpoint, random);
-        if f.0 || f.1 {
+    let fault = sim.with(|s| {
+        let f = s.take_fault(endpoint);
+        if f != Fault::None {
             s.counters.faults_injected += 1;
         }
         f
     });
-    if fail {
+    if fault == Fault::FailBefore {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     if !sim.with(|s| {
@@ -167,11 +185,18 @@ async fn gate_inner(sim: &Sim, endpoint: &str, req: Request, next: Next) -> Resp
         );
     }
     let resp = next.run(req).await;
-    if hold {
-        let d = sim.with(|s| s.faults.timeout_hold);
-        tokio::time::sleep(d).await;
+    match fault {
+        // Processed (delivered, retry key recorded), but the caller sees a 500.
+        Fault::FailAfter if resp.status().is_success() => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        }
+        Fault::Hold => {
+            let d = sim.with(|s| s.faults.timeout_hold);
+            tokio::time::sleep(d).await;
+            resp
+        }
+        _ => resp,
     }
-    resp
 }
 
 // --- helpers ---------------------------------------------------------------------------
@@ -180,7 +205,7 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
 }
 
-fn ok(body: Value) -> Response {
+pub(crate) fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
@@ -221,11 +246,11 @@ fn body_json(sim: &Sim, schema: &str, body: &Bytes) -> Result<Value, Response> {
     Ok(v)
 }
 
-fn iso(t: SystemTime) -> String {
+pub(crate) fn iso(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -335,10 +360,17 @@ fn send(sim: &Sim, kind: Kind, rid: &str, headers: &HeaderMap, body: &Bytes) -> 
     let ttl = sim.config().retry_key_ttl;
     let reply_ttl = sim.config().reply_token_ttl;
     let quota = sim.config().message_quota;
+    let summary = insight::summarize(&messages);
+    let unit = v
+        .get("customAggregationUnits")
+        .and_then(Value::as_array)
+        .and_then(|u| u.first())
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     sim.with(|s| {
         let now = Instant::now();
         if let Some(key) = &retry_key {
-            s.retry_keys.retain(|_, r| now.duration_since(r.at) < ttl);
+            s.prune_retry_keys(ttl);
             if let Some(prev) = s.retry_keys.get(key) {
                 s.counters.duplicates_suppressed += 1;
                 let mut b = json!({ "message": "The retry key is already accepted" });
@@ -353,11 +385,14 @@ fn send(sim: &Sim, kind: Kind, rid: &str, headers: &HeaderMap, body: &Bytes) -> 
             }
         }
         // Who receives it.
-        let recipients: Vec<String> = match kind {
+        let mut recipients = Targets::default();
+        match kind {
             Kind::Reply => {
                 let token = v.get("replyToken").and_then(Value::as_str).unwrap_or("");
                 match s.reply_tokens.remove(token) {
-                    Some((user, at)) if now.duration_since(at) < reply_ttl => vec![user],
+                    Some((user, at)) if now.duration_since(at) < reply_ttl => {
+                        recipients.push(s.target(&user));
+                    }
                     _ => return error(StatusCode::BAD_REQUEST, "Invalid reply token"),
                 }
             }
@@ -369,49 +404,50 @@ fn send(sim: &Sim, kind: Kind, rid: &str, headers: &HeaderMap, body: &Bytes) -> 
                         "The property, 'to', in the request body is invalid (line: -, column: -)",
                     );
                 }
-                vec![to.to_owned()]
+                recipients.push(s.target(to));
             }
             Kind::Multicast => {
-                let to: Vec<String> = v
-                    .get("to")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if let Some(bad) = to.iter().position(|t| !util::is_line_id(t)) {
-                    return details(&[format!("to[{bad}]: Invalid user ID")]);
+                let to = v.get("to").and_then(Value::as_array);
+                for (i, t) in to.into_iter().flatten().enumerate() {
+                    match t.as_str() {
+                        Some(id) if util::is_line_id(id) => recipients.push(s.target(id)),
+                        _ => return details(&[format!("to[{i}]: Invalid user ID")]),
+                    }
                 }
-                to
             }
             Kind::Narrowcast => {
-                let mut users = match v.pointer("/recipient/type").and_then(Value::as_str) {
+                recipients = match v.pointer("/recipient/type").and_then(Value::as_str) {
                     Some("audience") => {
                         let id = v
                             .pointer("/recipient/audienceGroupId")
                             .and_then(Value::as_i64);
                         match id.and_then(|id| s.audiences.get(&id)) {
-                            Some(a) => a.user_ids.clone(),
                             None => {
                                 return error(StatusCode::BAD_REQUEST, "Audience group not found");
                             }
+                            Some(a) if now < a.ready_at => {
+                                return error(
+                                    StatusCode::BAD_REQUEST,
+                                    "The audience group is not ready yet",
+                                );
+                            }
+                            Some(a) => a.members.clone(),
                         }
                     }
                     _ => s.friends(),
                 };
                 if let Some(max) = v.pointer("/limit/max").and_then(Value::as_u64) {
-                    users.truncate(max as usize);
+                    recipients.truncate(usize::try_from(max).unwrap_or(usize::MAX));
                 }
-                users
             }
-            Kind::Broadcast => s.friends(),
-        };
-        let reach: Vec<String> = recipients
+            Kind::Broadcast => recipients = s.friends(),
+        }
+        let reach: Vec<Target> = recipients
+            .bulk
             .into_iter()
-            .filter(|u| s.deliverable(u))
+            .map(Target::Bulk)
+            .chain(recipients.other.into_iter().map(Target::Id))
+            .filter(|t| s.deliverable(t))
             .collect();
         if kind != Kind::Reply {
             let cost = (reach.len() * messages.len()) as u64;
@@ -425,16 +461,22 @@ fn send(sim: &Sim, kind: Kind, rid: &str, headers: &HeaderMap, body: &Bytes) -> 
             }
             s.consumption += cost;
         }
-        for u in &reach {
-            s.deliver(u, kind.name(), rid, &messages);
+        for t in &reach {
+            s.deliver(t, kind.name(), rid, &messages);
         }
-        s.request_deliveries
-            .insert(rid.to_owned(), reach.len() as u64);
-        if let Some(units) = v.get("customAggregationUnits").and_then(Value::as_array) {
-            for u in units.iter().filter_map(Value::as_str) {
-                s.aggregation_units.insert(u.to_owned());
-            }
+        if let Some(u) = &unit {
+            s.aggregation_units.insert(u.clone());
         }
+        s.sends.insert(
+            rid.to_owned(),
+            SendRecord {
+                kind: kind.name(),
+                at: SystemTime::now(),
+                delivered: reach.len() as u64,
+                messages: summary,
+                unit,
+            },
+        );
         let sent = matches!(kind, Kind::Reply | Kind::Push).then(|| {
             Value::Array(
                 messages
@@ -525,10 +567,35 @@ async fn aggregation_info(State(sim): State<Sim>) -> Response {
     ok(json!({ "numOfCustomAggregationUnits": sim.with(|s| s.aggregation_units.len()) }))
 }
 
+/// This month's unit names, `limit` (1..=100, default 100) a page, `start` the position.
+async fn aggregation_list(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "limit must be between 1 and 100"),
+    };
+    let start = match q.get("start").map(|l| l.parse::<usize>()) {
+        None => 0,
+        Some(Ok(l)) => l,
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "start is invalid"),
+    };
+    sim.with(|s| {
+        let names: Vec<&String> = s.aggregation_units.iter().skip(start).take(limit).collect();
+        let mut b = json!({ "customAggregationUnits": names });
+        if start + limit < s.aggregation_units.len() {
+            b["next"] = json!((start + limit).to_string());
+        }
+        ok(b)
+    })
+}
+
 // --- users -------------------------------------------------------------------------------
 
 async fn profile(State(sim): State<Sim>, Path(user_id): Path<String>) -> Response {
-    sim.with(|s| match s.users.get(&user_id) {
+    sim.with(|s| match s.public_user(&user_id) {
         Some(u) if u.status == UserStatus::Friend => {
             let mut b = json!({
                 "displayName": u.display_name,
@@ -560,11 +627,10 @@ async fn followers(State(sim): State<Sim>, Query(q): Query<HashMap<String, Strin
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(0);
     sim.with(|s| {
-        let all = s.friends();
-        let page: Vec<&String> = all.iter().skip(start).take(limit).collect();
+        let (page, next) = s.friends_page(start, limit);
         let mut b = json!({ "userIds": page });
-        if start + limit < all.len() {
-            b["next"] = json!((start + limit).to_string());
+        if let Some(next) = next {
+            b["next"] = json!(next.to_string());
         }
         ok(b)
     })
@@ -640,11 +706,7 @@ async fn delete_rich_menu(State(sim): State<Sim>, Path(id): Path<String>) -> Res
         if s.default_rich_menu.as_deref() == Some(id.as_str()) {
             s.default_rich_menu = None;
         }
-        for u in s.users.values_mut() {
-            if u.rich_menu.as_deref() == Some(id.as_str()) {
-                u.rich_menu = None;
-            }
-        }
+        s.user_menus.retain(|_, m| *m != id);
         s.aliases.retain(|_, m| *m != id);
         ok(json!({}))
     })
@@ -685,11 +747,16 @@ async fn delete_default_menu(State(sim): State<Sim>) -> Response {
 }
 
 fn link(s: &mut crate::state::State, user_id: &str, menu: Option<&str>) {
-    if !s.users.contains_key(user_id) {
+    if !s.knows(user_id) {
         s.add_user(user_id, user_id, None);
     }
-    if let Some(u) = s.users.get_mut(user_id) {
-        u.rich_menu = menu.map(str::to_owned);
+    match menu {
+        Some(m) => {
+            s.user_menus.insert(user_id.to_owned(), m.to_owned());
+        }
+        None => {
+            s.user_menus.remove(user_id);
+        }
     }
 }
 
@@ -713,12 +780,10 @@ async fn link_user_menu(
 }
 
 async fn get_user_menu(State(sim): State<Sim>, Path(user_id): Path<String>) -> Response {
-    sim.with(
-        |s| match s.users.get(&user_id).and_then(|u| u.rich_menu.clone()) {
-            Some(id) => ok(json!({ "richMenuId": id })),
-            None => error(StatusCode::NOT_FOUND, "the user has no richmenu"),
-        },
-    )
+    sim.with(|s| match s.user_menus.get(&user_id) {
+        Some(id) => ok(json!({ "richMenuId": id })),
+        None => error(StatusCode::NOT_FOUND, "the user has no richmenu"),
+    })
 }
 
 async fn unlink_user_menu(State(sim): State<Sim>, Path(user_id): Path<String>) -> Response {
@@ -878,28 +943,52 @@ async fn download_menu_image(State(sim): State<Sim>, Path(id): Path<String>) -> 
     )
 }
 
-// --- audience and insight ----------------------------------------------------------------
+// --- audiences ---------------------------------------------------------------------------
 
-async fn audience_upload(State(sim): State<Sim>, b: Bytes) -> Response {
-    let v = match body_json(&sim, "CreateAudienceGroupRequest", &b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let description = v["description"].as_str().unwrap_or("").to_owned();
-    let users: Vec<String> = v["audiences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.get("id").and_then(Value::as_str).map(str::to_owned))
-        .collect();
+fn audience_targets<'a>(s: &crate::state::State, ids: impl Iterator<Item = &'a str>) -> Targets {
+    let mut t = Targets::default();
+    for id in ids.map(str::trim).filter(|id| !id.is_empty()) {
+        t.push(s.target(id));
+    }
+    t
+}
+
+fn create_audience(
+    sim: &Sim,
+    description: &str,
+    upload_description: &str,
+    is_ifa: bool,
+    ids: &[&str],
+) -> Response {
+    if description.is_empty() || description.chars().count() > 120 {
+        return details(&["description: Length must be between 1 and 120".to_owned()]);
+    }
     let created = now_secs();
+    let ready_at = Instant::now() + sim.config().audience_ready_delay;
     let id = sim.with(|s| {
+        let members = audience_targets(s, ids.iter().copied());
         let id = s
             .audiences
             .keys()
             .next_back()
             .map_or(4_000_000_000_000, |k| k + 1);
-        s.audiences.insert(id, Audience { user_ids: users });
+        let count = members.len() as u64;
+        s.audiences.insert(
+            id,
+            Audience {
+                description: description.to_owned(),
+                members,
+                created,
+                ready_at,
+                is_ifa,
+                jobs: vec![AudienceJob {
+                    id: id * 10,
+                    description: upload_description.to_owned(),
+                    count,
+                    created,
+                }],
+            },
+        );
         id
     });
     (
@@ -912,11 +1001,200 @@ async fn audience_upload(State(sim): State<Sim>, b: Bytes) -> Response {
             "created": created,
             "permission": "READ_WRITE",
             "expireTimestamp": created + 180 * 86_400,
-            "isIfaAudience": v.get("isIfaAudience").and_then(Value::as_bool).unwrap_or(false),
+            "isIfaAudience": is_ifa,
         })),
     )
         .into_response()
 }
+
+fn add_to_audience(sim: &Sim, id: i64, upload_description: &str, ids: &[&str]) -> Response {
+    let ready_at = Instant::now() + sim.config().audience_ready_delay;
+    sim.with(|s| {
+        let more = audience_targets(s, ids.iter().copied());
+        let Some(a) = s.audiences.get_mut(&id) else {
+            return error(StatusCode::BAD_REQUEST, "Audience group not found");
+        };
+        let count = more.len() as u64;
+        a.members.bulk.extend(more.bulk);
+        a.members.other.extend(more.other);
+        a.ready_at = a.ready_at.max(ready_at);
+        let job = a.jobs.len() as i64 + id * 10;
+        a.jobs.push(AudienceJob {
+            id: job,
+            description: upload_description.to_owned(),
+            count,
+            created: now_secs(),
+        });
+        (StatusCode::ACCEPTED, axum::Json(json!({}))).into_response()
+    })
+}
+
+fn ids_of(v: &Value) -> Vec<&str> {
+    v["audiences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("id").and_then(Value::as_str))
+        .collect()
+}
+
+async fn audience_upload(State(sim): State<Sim>, b: Bytes) -> Response {
+    let v = match body_json(&sim, "CreateAudienceGroupRequest", &b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let is_ifa = v
+        .get("isIfaAudience")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    create_audience(
+        &sim,
+        v["description"].as_str().unwrap_or(""),
+        v["uploadDescription"].as_str().unwrap_or(""),
+        is_ifa,
+        &ids_of(&v),
+    )
+}
+
+async fn audience_add(State(sim): State<Sim>, b: Bytes) -> Response {
+    let v = match body_json(&sim, "AddAudienceToAudienceGroupRequest", &b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(id) = v.get("audienceGroupId").and_then(Value::as_i64) else {
+        return details(&["audienceGroupId: must be specified".to_owned()]);
+    };
+    add_to_audience(
+        &sim,
+        id,
+        v["uploadDescription"].as_str().unwrap_or(""),
+        &ids_of(&v),
+    )
+}
+
+/// The fields and the file of an audience upload form.
+async fn audience_form(
+    mut form: axum::extract::Multipart,
+) -> Result<(HashMap<String, String>, String), Response> {
+    let bad = |m: &str| error(StatusCode::BAD_REQUEST, m);
+    let mut fields = HashMap::new();
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return Err(bad("The request body could not be parsed as multipart")),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let text = field
+            .text()
+            .await
+            .map_err(|_| bad("The request body could not be parsed as multipart"))?;
+        if name == "file" {
+            file = Some(text);
+        } else {
+            fields.insert(name, text);
+        }
+    }
+    let file = file.ok_or_else(|| details(&["file: must be specified".to_owned()]))?;
+    Ok((fields, file))
+}
+
+fn file_ids(file: &str) -> Result<Vec<&str>, Response> {
+    let ids: Vec<&str> = file
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if ids.is_empty() || ids.len() > 1_500_000 {
+        return Err(details(&[
+            "file: The number of IDs must be between 1 and 1500000".to_owned(),
+        ]));
+    }
+    Ok(ids)
+}
+
+async fn audience_upload_file(State(sim): State<Sim>, form: axum::extract::Multipart) -> Response {
+    let (fields, file) = match audience_form(form).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ids = match file_ids(&file) {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    create_audience(
+        &sim,
+        field("description"),
+        field("uploadDescription"),
+        field("isIfaAudience") == "true",
+        &ids,
+    )
+}
+
+async fn audience_add_file(State(sim): State<Sim>, form: axum::extract::Multipart) -> Response {
+    let (fields, file) = match audience_form(form).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(id) = fields
+        .get("audienceGroupId")
+        .and_then(|i| i.trim().parse::<i64>().ok())
+    else {
+        return details(&["audienceGroupId: must be specified".to_owned()]);
+    };
+    let ids = match file_ids(&file) {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    let upload = fields.get("uploadDescription").cloned().unwrap_or_default();
+    add_to_audience(&sim, id, &upload, &ids)
+}
+
+async fn audience_get(State(sim): State<Sim>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::BAD_REQUEST, "audienceGroupId is invalid");
+    };
+    let now = Instant::now();
+    sim.with(|s| {
+        let Some(a) = s.audiences.get(&id) else {
+            return error(StatusCode::NOT_FOUND, "Not found");
+        };
+        let ready = now >= a.ready_at;
+        let jobs: Vec<Value> = a
+            .jobs
+            .iter()
+            .map(|j| {
+                json!({
+                    "audienceGroupJobId": j.id,
+                    "audienceGroupId": id,
+                    "description": j.description,
+                    "type": "DIFF_ADD",
+                    "jobStatus": if ready { "FINISHED" } else { "WORKING" },
+                    "audienceCount": j.count,
+                    "created": j.created,
+                })
+            })
+            .collect();
+        ok(json!({
+            "audienceGroup": {
+                "audienceGroupId": id,
+                "type": "UPLOAD",
+                "description": a.description,
+                "status": if ready { "READY" } else { "IN_PROGRESS" },
+                "audienceCount": a.members.len(),
+                "created": a.created,
+                "permission": "READ_WRITE",
+                "createRoute": "MESSAGING_API",
+                "isIfaAudience": a.is_ifa,
+            },
+            "jobs": jobs,
+        }))
+    })
+}
+
+// --- insight -------------------------------------------------------------------------------
 
 async fn insight_followers(
     State(sim): State<Sim>,
@@ -929,46 +1207,12 @@ async fn insight_followers(
         return error(StatusCode::BAD_REQUEST, "date must be yyyyMMdd");
     }
     sim.with(|s| {
-        let friends = s
-            .users
-            .values()
-            .filter(|u| u.status == UserStatus::Friend)
-            .count();
-        let blocks = s
-            .users
-            .values()
-            .filter(|u| u.status == UserStatus::Blocked)
-            .count();
+        let (friends, blocks) = s.follower_counts();
         ok(json!({
             "status": "ready",
             "followers": friends + blocks,
             "targetedReaches": friends,
             "blocks": blocks,
-        }))
-    })
-}
-
-async fn insight_message_event(
-    State(sim): State<Sim>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(id) = q.get("requestId") else {
-        return error(StatusCode::BAD_REQUEST, "requestId is required");
-    };
-    sim.with(|s| {
-        let delivered = s.request_deliveries.get(id).copied();
-        ok(json!({
-            "overview": {
-                "requestId": id,
-                "timestamp": now_secs(),
-                "delivered": delivered.unwrap_or(0),
-                "uniqueImpression": null,
-                "uniqueClick": null,
-                "uniqueMediaPlayed": null,
-                "uniqueMediaPlayed100Percent": null,
-            },
-            "messages": [],
-            "clicks": [],
         }))
     })
 }

@@ -8,6 +8,8 @@
 //! page), which send correctly signed webhooks to Hiroba with redelivery.
 
 mod api;
+mod insight;
+mod liff;
 mod page;
 mod state;
 mod util;
@@ -70,7 +72,10 @@ pub struct RateLimits {
     /// rich menu create and delete (each): 100/hour.
     pub richmenu_write: RateLimit,
     /// audience upload: 60/minute.
+    /// each audience endpoint (`/v2/bot/audienceGroup/...`, JSON and file): 60/minute.
     pub audience_upload: RateLimit,
+    /// each insight endpoint (`/v2/bot/insight/...`): 60/hour.
+    pub insight: RateLimit,
     /// every other endpoint: 2,000/s.
     pub other: RateLimit,
 }
@@ -85,6 +90,7 @@ impl Default for RateLimits {
             profile: RateLimit::per_second(2000),
             richmenu_write: RateLimit::per_hour(100),
             audience_upload: RateLimit::per_minute(60),
+            insight: RateLimit::per_hour(60),
             other: RateLimit::per_second(2000),
         }
     }
@@ -100,18 +106,28 @@ impl RateLimits {
             "POST /v2/bot/message/broadcast" => self.broadcast,
             "GET /v2/bot/profile/{userId}" => self.profile,
             "POST /v2/bot/richmenu" | "DELETE /v2/bot/richmenu/{richMenuId}" => self.richmenu_write,
-            "POST /v2/bot/audienceGroup/upload" => self.audience_upload,
+            e if e.contains(" /v2/bot/audienceGroup/") => self.audience_upload,
+            e if e.contains(" /v2/bot/insight/") => self.insight,
             _ => self.other,
         }
     }
 }
 
 /// Fault injection. Endpoint keys are `"METHOD /path/template"` as in the counters
-/// (e.g. `"POST /v2/bot/message/push"`), or `"*"` for any endpoint.
+/// (e.g. `"POST /v2/bot/message/push"`), or `"*"` for any endpoint. The shares are drawn from
+/// a generator seeded by [`SimConfig::seed`], so a run is reproducible.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Faults {
     /// Share of requests (0.0..=1.0) answered 500 without being processed.
     pub fail_ratio: f64,
+    /// Share of requests processed (messages delivered, retry key recorded) and then answered
+    /// 500: a retry with the same `X-Line-Retry-Key` gets 409 and delivers nothing.
+    pub fail_after_ratio: f64,
+    /// Share of requests processed and then held for `timeout_hold` (a response lost to a
+    /// client timeout).
+    pub timeout_ratio: f64,
+    /// Endpoints the three shares apply to; empty: every endpoint.
+    pub ratio_endpoints: Vec<String>,
     /// Answer the next N requests of an endpoint with 500, unprocessed.
     pub fail_next: HashMap<String, u32>,
     /// Process the next N requests of an endpoint, then hold the response for `timeout_hold`
@@ -127,6 +143,9 @@ impl Default for Faults {
     fn default() -> Self {
         Self {
             fail_ratio: 0.0,
+            fail_after_ratio: 0.0,
+            timeout_ratio: 0.0,
+            ratio_endpoints: Vec::new(),
             fail_next: HashMap::new(),
             timeout_next: HashMap::new(),
             timeout_hold: Duration::from_secs(30),
@@ -171,6 +190,33 @@ pub struct SimConfig {
     pub message_quota: Option<u64>,
     /// Validates request bodies by schema name.
     pub validator: Arc<dyn RequestValidator>,
+    /// Seeds the fault shares and the simulated insight (opens, clicks).
+    pub seed: u64,
+    /// The LINE Login channel LIFF apps belong to: the `aud` of the ID tokens the simulator
+    /// issues and the `client_id` its verify endpoint accepts.
+    pub login_channel_id: String,
+    /// Signs the simulator's ID tokens (HS256, as LINE signs web login tokens with the
+    /// channel secret).
+    pub login_channel_secret: String,
+    /// The LIFF app's id (`{channelId}-{8 characters}`); `https://liff.line.me/{liffId}/...`
+    /// links open the endpoint URL.
+    pub liff_id: String,
+    /// The LIFF app's endpoint URL (Hiroba's LIFF page, e.g. `http://127.0.0.1:8080/liff`).
+    /// Links starting with it, or LIFF URLs, open it with a one-time code; `None`: LIFF links
+    /// are ordinary links.
+    pub liff_endpoint_url: Option<String>,
+    /// Lifetime of an ID token (LINE: 1 hour).
+    pub id_token_ttl: Duration,
+    /// Lifetime of a one-time LIFF code.
+    pub liff_code_ttl: Duration,
+    /// How long an uploaded audience stays `IN_PROGRESS` before `READY`.
+    pub audience_ready_delay: Duration,
+    /// Share of recipients who open a message (simulated insight).
+    pub insight_open_rate: f64,
+    /// Share of openers who tap each URL (simulated insight).
+    pub insight_click_rate: f64,
+    /// Counts below this are reported as `null`, as LINE hides small numbers (LINE: 20).
+    pub insight_threshold: u64,
 }
 
 impl Default for SimConfig {
@@ -195,6 +241,17 @@ impl Default for SimConfig {
             webhook_timeout: Duration::from_secs(5),
             message_quota: None,
             validator: Arc::new(MinimalValidator),
+            seed: 20_250_401,
+            login_channel_id: "1660000001".to_owned(),
+            login_channel_secret: "test-login-secret".to_owned(),
+            liff_id: "1660000001-Kunitomi".to_owned(),
+            liff_endpoint_url: None,
+            id_token_ttl: Duration::from_secs(3600),
+            liff_code_ttl: Duration::from_secs(300),
+            audience_ready_delay: Duration::from_millis(200),
+            insight_open_rate: 0.6,
+            insight_click_rate: 0.25,
+            insight_threshold: 20,
         }
     }
 }
@@ -205,21 +262,26 @@ impl std::fmt::Debug for SimConfig {
             .field("webhook_url", &self.webhook_url)
             .field("bot_user_id", &self.bot_user_id)
             .field("bind", &self.bind)
+            .field("login_channel_id", &self.login_channel_id)
+            .field("liff_id", &self.liff_id)
+            .field("liff_endpoint_url", &self.liff_endpoint_url)
             .field("rate_limits", &self.rate_limits)
             .field("faults", &self.faults)
             .finish_non_exhaustive()
     }
 }
 
-/// Counters a test can read ([`Sim::counters`] returns a snapshot).
+/// Counters a test can read ([`Sim::counters`] returns a snapshot). Per-user numbers are
+/// read with [`Sim::delivered_to`], [`Sim::copies_to`], [`Sim::bulk_copies`] and
+/// [`Sim::delivery_stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Requests per endpoint key `"METHOD /path/template"` (every request, refused or not).
     pub requests: BTreeMap<String, u64>,
-    /// Message objects delivered per user id.
-    pub delivered_messages: BTreeMap<String, u64>,
-    /// Accepted sending requests that reached each user (a push of 3 messages counts 1).
-    pub deliveries: BTreeMap<String, u64>,
+    /// Message objects delivered, all users.
+    pub messages_delivered: u64,
+    /// (request, recipient) pairs delivered: a push of 3 messages to one user counts 1.
+    pub deliveries: u64,
     /// Requests refused with 409 because their retry key was already accepted.
     pub duplicates_suppressed: u64,
     pub rate_limited: u64,
@@ -230,6 +292,19 @@ pub struct Counters {
     pub webhooks_redelivered: u64,
     /// Webhooks that never got a 200.
     pub webhooks_failed: u64,
+}
+
+/// Who received how many copies, over every user the simulator has counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Users who received at least one copy.
+    pub users_reached: u64,
+    /// Users who received exactly one copy (one accepted request reached them once).
+    pub exactly_once: u64,
+    /// Users who received more than one copy.
+    pub more_than_once: u64,
+    /// Most copies any user received.
+    pub max_copies: u64,
 }
 
 /// One entry of a user's chat: a message delivered by the bot, or something the user did.
@@ -316,6 +391,12 @@ impl Sim {
         page::router(self.clone())
     }
 
+    /// LINE Login's verify endpoint and the LIFF stand-in (`/oauth2/v2.1/verify`,
+    /// `/liff/sdk.js`, `/liff/token`, `/liff/login`); no bearer auth, as on LINE.
+    pub fn liff_router(&self) -> axum::Router {
+        liff::router(self.clone())
+    }
+
     // --- users -------------------------------------------------------------------------
 
     /// Adds (or renames) a simulated user; it is not a friend until [`Sim::follow`].
@@ -323,13 +404,58 @@ impl Sim {
         self.with(|s| s.add_user(user_id, display_name, picture_url));
     }
 
-    pub fn user(&self, user_id: &str) -> Option<SimUser> {
-        self.with(|s| s.users.get(user_id).map(|u| u.public()))
+    /// Adds `n` bulk users who are already friends (no follow webhook is sent; seed Hiroba's
+    /// friends separately), a few bytes each: a million take about 5 MB. Their ids come from
+    /// [`Sim::bulk_user_id`]; they keep a chat history only once watched. Returns their
+    /// index range.
+    pub fn add_users(&self, n: u32) -> std::ops::Range<u32> {
+        self.with(|s| s.add_bulk(n))
     }
 
-    /// Users in the order they were added.
+    /// The id of the bulk user at `index`.
+    pub fn bulk_user_id(&self, index: u32) -> Option<String> {
+        self.with(|s| (index < s.bulk.len()).then(|| s.bulk.id(index)))
+    }
+
+    /// The ids of the bulk users in `range` (clipped to those that exist).
+    pub fn bulk_user_ids(&self, range: std::ops::Range<u32>) -> Vec<String> {
+        self.with(|s| {
+            let end = range.end.min(s.bulk.len());
+            (range.start..end).map(|i| s.bulk.id(i)).collect()
+        })
+    }
+
+    /// The index of a bulk user's id.
+    pub fn bulk_index(&self, user_id: &str) -> Option<u32> {
+        self.with(|s| s.bulk.index(user_id))
+    }
+
+    /// How many bulk users there are.
+    pub fn bulk_len(&self) -> u32 {
+        self.with(|s| s.bulk.len())
+    }
+
+    /// Keeps a chat history for a bulk user from now on (the `/sim` page does this when it
+    /// opens the user's chat).
+    pub fn watch(&self, user_id: &str) {
+        self.with(|s| s.watch(user_id));
+    }
+
+    /// Changes a user's friendship without a webhook (e.g. blocked bulk users for a test).
+    pub fn set_status(&self, user_id: &str, status: UserStatus) {
+        self.with(|s| {
+            s.set_status(user_id, status);
+        });
+    }
+
+    /// A named or bulk user.
+    pub fn user(&self, user_id: &str) -> Option<SimUser> {
+        self.with(|s| s.public_user(user_id))
+    }
+
+    /// Named users in the order they were added (bulk users are not listed).
     pub fn users(&self) -> Vec<SimUser> {
-        self.with(|s| s.users_in_order().into_iter().map(|u| u.public()).collect())
+        self.with(|s| s.order.iter().filter_map(|id| s.public_user(id)).collect())
     }
 
     // --- actions that send webhooks ----------------------------------------------------
@@ -396,14 +522,47 @@ impl Sim {
         self.with(|s| s.counters.clone())
     }
 
-    /// Message objects delivered to a user.
+    /// Message objects delivered to a user (bulk users: saturating at 65,535).
     pub fn delivered_to(&self, user_id: &str) -> u64 {
+        self.with(|s| s.received(user_id).1)
+    }
+
+    /// Accepted sending requests that reached a user: one per copy of a delivery.
+    pub fn copies_to(&self, user_id: &str) -> u64 {
+        self.with(|s| s.received(user_id).0)
+    }
+
+    /// Copies received per bulk user, by index (2 bytes a user).
+    pub fn bulk_copies(&self) -> Vec<u16> {
+        self.with(|s| s.bulk.copies.clone())
+    }
+
+    /// Message objects received per bulk user, by index.
+    pub fn bulk_messages(&self) -> Vec<u16> {
+        self.with(|s| s.bulk.messages.clone())
+    }
+
+    /// How many users received exactly one copy, more than one, ... (bulk users, named
+    /// users and unknown ids).
+    pub fn delivery_stats(&self) -> DeliveryStats {
         self.with(|s| {
-            s.counters
-                .delivered_messages
-                .get(user_id)
-                .copied()
-                .unwrap_or(0)
+            let mut st = DeliveryStats::default();
+            let copies = s
+                .bulk
+                .copies
+                .iter()
+                .map(|c| u64::from(*c))
+                .chain(s.counts.values().map(|c| c.copies));
+            for c in copies.filter(|c| *c > 0) {
+                st.users_reached += 1;
+                if c == 1 {
+                    st.exactly_once += 1;
+                } else {
+                    st.more_than_once += 1;
+                }
+                st.max_copies = st.max_copies.max(c);
+            }
+            st
         })
     }
 
@@ -418,7 +577,7 @@ impl Sim {
 
     /// Users reached by an accepted sending request (by its `x-line-request-id`).
     pub fn delivered_for_request(&self, request_id: &str) -> Option<u64> {
-        self.with(|s| s.request_deliveries.get(request_id).copied())
+        self.with(|s| s.sends.get(request_id).map(|r| r.delivered))
     }
 
     // --- runtime knobs -------------------------------------------------------------------
@@ -429,6 +588,23 @@ impl Sim {
 
     pub fn set_fail_ratio(&self, ratio: f64) {
         self.with(|s| s.faults.fail_ratio = ratio.clamp(0.0, 1.0));
+    }
+
+    /// Shares of `endpoints` (empty: all) that fail with 500 after being processed, and that
+    /// are processed and then held for `hold` (timeouts).
+    pub fn fail_after_delivery(
+        &self,
+        endpoints: &[&str],
+        fail_after_ratio: f64,
+        timeout_ratio: f64,
+        hold: Duration,
+    ) {
+        self.with(|s| {
+            s.faults.ratio_endpoints = endpoints.iter().map(|e| (*e).to_owned()).collect();
+            s.faults.fail_after_ratio = fail_after_ratio.clamp(0.0, 1.0);
+            s.faults.timeout_ratio = timeout_ratio.clamp(0.0, 1.0);
+            s.faults.timeout_hold = hold;
+        });
     }
 
     /// Answer the next `n` requests of `endpoint` (or `"*"`) with 500.
@@ -457,7 +633,7 @@ impl Sim {
     pub fn set_rate_limits(&self, limits: RateLimits) {
         self.with(|s| {
             s.rate_limits = limits;
-            s.windows.clear();
+            s.reset_rate_limits();
         });
     }
 }
@@ -491,6 +667,11 @@ impl SimHandle {
     pub fn page_url(&self) -> String {
         format!("http://{}/sim", self.api)
     }
+    /// The LIFF SDK stand-in a LIFF page loads instead of LINE's
+    /// (`https://static.line-scdn.net/liff/edge/2/sdk.js`).
+    pub fn liff_sdk_url(&self) -> String {
+        format!("http://{}/liff/sdk.js", self.api)
+    }
     pub fn sim(&self) -> &Sim {
         &self.sim
     }
@@ -514,6 +695,7 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
     let api_app = sim
         .api_router()
         .merge(sim.page_router())
+        .merge(sim.liff_router())
         .fallback(api::not_found);
     let data_app = sim.api_data_router().fallback(api::not_found);
     let t1 = tokio::spawn(async move {

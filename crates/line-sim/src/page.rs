@@ -1,20 +1,21 @@
 //! `/sim`: simulated users and a phone-like chat view per user. Server-rendered HTML with
 //! Japanese labels; no inline script or style (works under a strict CSP); forms POST here and
-//! the simulator sends the signed webhook in the background.
-
-use std::collections::HashMap;
+//! the simulator sends the signed webhook in the background. Bot messages are rendered by
+//! `hiroba_line::preview` (the staff composer shows the same markup), with actions as forms
+//! that send webhooks and LIFF links opening the LIFF app (see `crate::liff`).
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use hiroba_line::preview::{self, Actions, PREVIEW_CSS};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::state::UserStatus;
 use crate::util::esc;
-use crate::{ChatEntry, Sim, util, webhook};
+use crate::{ChatEntry, Sim, liff, util, webhook};
 
 const CSS: &str = include_str!("static/sim.css");
 const JS: &str = include_str!("static/sim.js");
@@ -29,6 +30,15 @@ pub(crate) fn router(sim: Sim) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
         )
         .route(
+            "/sim/static/preview.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    PREVIEW_CSS,
+                )
+            }),
+        )
+        .route(
             "/sim/static/sim.js",
             get(|| async {
                 (
@@ -38,6 +48,8 @@ pub(crate) fn router(sim: Sim) -> Router {
             }),
         )
         .route("/sim/users", post(add_user))
+        .route("/sim/open", post(open_user))
+        .route("/sim/u/{userId}/liff", post(do_liff))
         .route("/sim/u/{userId}", get(chat_page))
         .route("/sim/u/{userId}/count", get(chat_count))
         .route("/sim/u/{userId}/follow", post(do_follow))
@@ -54,7 +66,8 @@ fn layout(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} – LINEシミュレーター</title><link rel=\"stylesheet\" href=\"/sim/static/sim.css\">\
+<title>{} – LINEシミュレーター</title><link rel=\"stylesheet\" href=\"/sim/static/preview.css\">\
+<link rel=\"stylesheet\" href=\"/sim/static/sim.css\">\
 <script src=\"/sim/static/sim.js\" defer></script></head><body>{body}</body></html>",
         esc(title)
     ))
@@ -68,6 +81,7 @@ async fn index(State(sim): State<Sim>) -> Html<String> {
     let users = sim.users();
     let webhook = sim.with(|s| s.webhook_url.clone());
     let c = sim.counters();
+    let bulk = sim.bulk_len();
     let mut b = String::from("<main class=\"wide\"><h1>LINEシミュレーター</h1>");
     b.push_str(&format!(
         "<p>Webhook送信先: <code>{}</code></p>",
@@ -88,7 +102,7 @@ async fn index(State(sim): State<Sim>) -> Html<String> {
             esc(&u.display_name),
             esc(&u.user_id),
             u.status.label(),
-            c.delivered_messages.get(&u.user_id).copied().unwrap_or(0),
+            sim.delivered_to(&u.user_id),
         ));
     }
     if users.is_empty() {
@@ -97,6 +111,16 @@ async fn index(State(sim): State<Sim>) -> Html<String> {
         );
     }
     b.push_str("</tbody></table>");
+    if bulk > 0 {
+        let stats = sim.delivery_stats();
+        b.push_str(&format!(
+            "<form method=\"post\" action=\"/sim/open\" class=\"card\"><h2>一括登録の利用者: {bulk}人</h2>\
+<p>受信した人: {}人（1通ちょうど: {}人、2通以上: {}人）</p>\
+<label for=\"no\">番号（1〜{bulk}）またはユーザーID</label><input id=\"no\" name=\"who\" required>\
+<button type=\"submit\">トークを開く</button></form>",
+            stats.users_reached, stats.exactly_once, stats.more_than_once
+        ));
+    }
     b.push_str(
         "<form method=\"post\" action=\"/sim/users\" class=\"card\"><h2>利用者を追加</h2>\
 <label for=\"name\">表示名</label><input id=\"name\" name=\"display_name\" required maxlength=\"20\">\
@@ -122,14 +146,35 @@ async fn add_user(State(sim): State<Sim>, Form(f): Form<AddUser>) -> Redirect {
     Redirect::to(&format!("/sim/u/{id}"))
 }
 
+#[derive(Deserialize)]
+struct OpenUser {
+    who: String,
+}
+
+/// Opens a bulk user's chat by number (1-based) or id.
+async fn open_user(State(sim): State<Sim>, Form(f): Form<OpenUser>) -> Response {
+    let who = f.who.trim();
+    let id = match who.parse::<u32>() {
+        Ok(n) if n >= 1 => sim.bulk_user_id(n - 1),
+        _ => sim.user(who).map(|u| u.user_id),
+    };
+    match id {
+        Some(id) => Redirect::to(&format!("/sim/u/{id}")).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            layout(
+                "見つかりません",
+                "<main><p>この利用者はいません。<a href=\"/sim\">一覧へ</a></p></main>",
+            ),
+        )
+            .into_response(),
+    }
+}
+
 async fn chat_count(State(sim): State<Sim>, Path(user_id): Path<String>) -> String {
     sim.with(|s| {
         let n = s.chats.get(&user_id).map_or(0, Vec::len);
-        let w = s
-            .users
-            .get(&user_id)
-            .and_then(|u| u.last_webhook.clone())
-            .unwrap_or_default();
+        let w = s.last_webhook.get(&user_id).cloned().unwrap_or_default();
         format!("{n}:{w}")
     })
 }
@@ -145,6 +190,8 @@ async fn chat_page(State(sim): State<Sim>, Path(user_id): Path<String>) -> Respo
         )
             .into_response();
     };
+    // A bulk user's messages are kept from the moment their chat is opened.
+    sim.watch(&user_id);
     let chat = sim.chat(&user_id);
     let (menu, last_webhook) = sim.with(|s| {
         let menu = s.menu_for(&user_id).and_then(|id| {
@@ -152,7 +199,7 @@ async fn chat_page(State(sim): State<Sim>, Path(user_id): Path<String>) -> Respo
                 .get(&id)
                 .map(|m| (id.clone(), m.body.clone(), m.image.is_some()))
         });
-        let w = s.users.get(&user_id).and_then(|u| u.last_webhook.clone());
+        let w = s.last_webhook.get(&user_id).cloned();
         (menu, w)
     });
     let p = user_path(&user_id);
@@ -169,24 +216,18 @@ async fn chat_page(State(sim): State<Sim>, Path(user_id): Path<String>) -> Respo
     if chat.is_empty() {
         b.push_str("<p class=\"empty\">まだメッセージはありません。</p>");
     }
+    let actions = SimActions::new(&sim, &user_id);
     for e in &chat {
-        b.push_str(&render_entry(&p, e));
+        b.push_str(&render_entry(&actions, e));
     }
     b.push_str("</div>");
     // Quick reply: from the last entry, when it is a bot message.
-    if let Some(items) = chat
+    if let Some(q) = chat
         .last()
         .filter(|e| e.from_bot)
-        .and_then(|e| e.message.pointer("/quickReply/items"))
-        .and_then(Value::as_array)
+        .and_then(|e| preview::render_quick_reply_with(&e.message, &actions))
     {
-        b.push_str("<div class=\"quick\" role=\"group\" aria-label=\"クイックリプライ\">");
-        for item in items {
-            if let Some(a) = item.get("action") {
-                b.push_str(&action_button(&p, a, None));
-            }
-        }
-        b.push_str("</div>");
+        b.push_str(&q);
     }
     b.push_str(&format!(
         "<form method=\"post\" action=\"{p}/text\" class=\"composer\">\
@@ -194,7 +235,7 @@ async fn chat_page(State(sim): State<Sim>, Path(user_id): Path<String>) -> Respo
 <button type=\"submit\">送信</button></form>"
     ));
     if let Some((id, body, has_image)) = &menu {
-        b.push_str(&render_menu(&p, id, body, *has_image));
+        b.push_str(&render_menu(&actions, id, body, *has_image));
     }
     b.push_str("</div>");
     // Controls beside the phone.
@@ -230,7 +271,8 @@ async fn chat_page(State(sim): State<Sim>, Path(user_id): Path<String>) -> Respo
     layout(&user.display_name, &b).into_response()
 }
 
-fn render_menu(p: &str, id: &str, body: &Value, has_image: bool) -> String {
+fn render_menu(actions: &SimActions, id: &str, body: &Value, has_image: bool) -> String {
+    let p = &actions.path;
     let name = body
         .get("chatBarText")
         .and_then(Value::as_str)
@@ -257,14 +299,19 @@ fn render_menu(p: &str, id: &str, body: &Value, has_image: bool) -> String {
     {
         if let Some(a) = area.get("action") {
             let fallback = format!("エリア{}", i + 1);
-            b.push_str(&action_button(p, a, Some(&fallback)));
+            let label = a
+                .get("label")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty())
+                .unwrap_or(&fallback);
+            b.push_str(&actions.action(a, label));
         }
     }
     b.push_str("</div></details>");
     b
 }
 
-fn render_entry(p: &str, e: &ChatEntry) -> String {
+fn render_entry(actions: &SimActions, e: &ChatEntry) -> String {
     // Japan time (UTC+9) without a time-zone database.
     let time = (chrono::DateTime::<chrono::Utc>::from(e.at) + chrono::TimeDelta::hours(9))
         .format("%H:%M")
@@ -272,7 +319,7 @@ fn render_entry(p: &str, e: &ChatEntry) -> String {
     if e.from_bot {
         format!(
             "<div class=\"msg bot\"><div class=\"bubble-wrap\">{}</div><span class=\"meta\">{} {}</span></div>",
-            render_message(p, &e.message),
+            preview::render_message_with(&e.message, actions),
             esc(&e.via),
             time
         )
@@ -291,7 +338,7 @@ fn render_user_event(ev: &Value) -> String {
         "message" => match s("/message/type") {
             "text" => format!(
                 "<div class=\"text\">{}</div>",
-                nl2br(&esc(s("/message/text")))
+                esc(s("/message/text")).replace('\n', "<br>")
             ),
             "location" => format!(
                 "<div class=\"text\">📍 {}<br><small>{}</small></div>",
@@ -313,303 +360,101 @@ fn render_user_event(ev: &Value) -> String {
     }
 }
 
-fn nl2br(s: &str) -> String {
-    s.replace('\n', "<br>")
+/// Actions in the chat view: forms that make the simulated user act (webhooks), links that
+/// open in a new tab, and LIFF links that open the LIFF app as this user.
+struct SimActions {
+    path: String,
+    /// Whether a URL is a LIFF link of this simulator.
+    liff: Box<dyn Fn(&str) -> bool>,
 }
 
-/// Text with LINE emoji: each `$` at an `emojis[].index` becomes a placeholder glyph.
-fn render_text(m: &Value) -> String {
-    let text = m.get("text").and_then(Value::as_str).unwrap_or("");
-    let emojis: HashMap<usize, (String, String)> = m
-        .get("emojis")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let i = e.get("index")?.as_u64()? as usize;
-            let product = e
-                .get("productId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            let emoji = e
-                .get("emojiId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            Some((i, (product, emoji)))
-        })
-        .collect();
-    let mut out = String::new();
-    let mut utf16 = 0usize;
-    for c in text.chars() {
-        match emojis.get(&utf16) {
-            Some((product, emoji)) if c == '$' => out.push_str(&format!(
-                "<span class=\"emoji\" title=\"LINE絵文字 {}/{}\" role=\"img\" aria-label=\"LINE絵文字\">☺</span>",
-                esc(product),
-                esc(emoji)
-            )),
-            _ => out.push_str(&esc(&c.to_string())),
+impl SimActions {
+    fn new(sim: &Sim, user_id: &str) -> Self {
+        let config = sim.config().clone();
+        SimActions {
+            path: user_path(user_id),
+            liff: Box::new(move |u| liff::liff_target(&config, u).is_some()),
         }
-        utf16 += c.len_utf16();
     }
-    format!("<div class=\"text\">{}</div>", nl2br(&out))
-}
 
-fn safe_url(u: &str) -> Option<&str> {
-    (u.starts_with("https://") || u.starts_with("http://") || u.starts_with("tel:")).then_some(u)
-}
-
-fn img(url: &str, alt: &str, class: &str) -> String {
-    match safe_url(url) {
-        Some(u) => format!(
-            "<img class=\"{class}\" src=\"{}\" alt=\"{}\" loading=\"lazy\">",
-            esc(u),
-            esc(alt)
-        ),
-        None => format!("<span class=\"{class} missing\">{}</span>", esc(alt)),
-    }
-}
-
-fn render_message(p: &str, m: &Value) -> String {
-    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("");
-    match s("type") {
-        "text" => render_text(m),
-        "textV2" => format!("<div class=\"text\">{}</div>", nl2br(&esc(s("text")))),
-        "sticker" => format!(
-            "<div class=\"sticker\" role=\"img\" aria-label=\"スタンプ\">🧸<small>スタンプ {}/{}</small></div>",
-            esc(s("packageId")),
-            esc(s("stickerId"))
-        ),
-        "image" => format!(
-            "<a href=\"{}\" class=\"media\">{}</a>",
-            esc(safe_url(s("originalContentUrl")).unwrap_or("#")),
-            img(s("previewImageUrl"), "画像", "photo")
-        ),
-        "video" => format!(
-            "<a href=\"{}\" class=\"media\">{}<span>▶ 動画</span></a>",
-            esc(safe_url(s("originalContentUrl")).unwrap_or("#")),
-            img(s("previewImageUrl"), "動画", "photo")
-        ),
-        "audio" => format!(
-            "<a href=\"{}\" class=\"text\">🔊 音声</a>",
-            esc(safe_url(s("originalContentUrl")).unwrap_or("#"))
-        ),
-        "location" => format!(
-            "<div class=\"text\">📍 {}<br><small>{}</small><br><small>{}, {}</small></div>",
-            esc(s("title")),
-            esc(s("address")),
-            m.get("latitude").map(Value::to_string).unwrap_or_default(),
-            m.get("longitude").map(Value::to_string).unwrap_or_default()
-        ),
-        "imagemap" => {
-            let mut b = format!(
-                "<div class=\"imagemap\">{}",
-                img(&format!("{}/1040", s("baseUrl")), s("altText"), "photo")
-            );
-            b.push_str("<div class=\"actions\">");
-            for a in m
-                .get("actions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                b.push_str(&action_button(p, a, Some("エリア")));
-            }
-            b.push_str("</div></div>");
-            b
-        }
-        "template" => render_template(p, m.get("template").unwrap_or(&Value::Null)),
-        "flex" => format!(
-            "<div class=\"flex\" aria-label=\"{}\">{}</div>",
-            esc(s("altText")),
-            flex(p, m.get("contents").unwrap_or(&Value::Null))
-        ),
-        other => format!("<div class=\"text\">[{}]</div>", esc(other)),
-    }
-}
-
-fn render_template(p: &str, t: &Value) -> String {
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let actions = |v: &Value| -> String {
-        v.get("actions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|a| action_button(p, a, None))
-            .collect()
-    };
-    let card = |v: &Value| -> String {
-        let mut b = String::from("<div class=\"fbubble\">");
-        let thumb = s(v, "thumbnailImageUrl");
-        if !thumb.is_empty() {
-            b.push_str(&img(&thumb, "", "hero"));
-        }
-        let title = s(v, "title");
-        if !title.is_empty() {
-            b.push_str(&format!("<p class=\"ftext bold\">{}</p>", esc(&title)));
-        }
-        b.push_str(&format!(
-            "<p class=\"ftext\">{}</p>",
-            nl2br(&esc(&s(v, "text")))
-        ));
-        b.push_str(&format!(
-            "<div class=\"fbox vertical\">{}</div></div>",
-            actions(v)
-        ));
-        b
-    };
-    match t.get("type").and_then(Value::as_str) {
-        Some("buttons" | "confirm") => card(t),
-        Some("carousel") => format!(
-            "<div class=\"carousel\">{}</div>",
-            t.get("columns")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(card)
-                .collect::<String>()
-        ),
-        Some("image_carousel") => format!(
-            "<div class=\"carousel\">{}</div>",
-            t.get("columns")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| format!(
-                    "<div class=\"fbubble\">{}{}</div>",
-                    img(&s(c, "imageUrl"), "", "hero"),
-                    c.get("action")
-                        .map(|a| action_button(p, a, None))
-                        .unwrap_or_default()
-                ))
-                .collect::<String>()
-        ),
-        _ => "<div class=\"text\">[テンプレート]</div>".to_owned(),
-    }
-}
-
-/// A basic Flex renderer: bubble/carousel, box, text/span, image/icon, button, separator, spacer.
-fn flex(p: &str, v: &Value) -> String {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-    match s("type") {
-        "carousel" => format!(
-            "<div class=\"carousel\">{}</div>",
-            v.get("contents")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| flex(p, c))
-                .collect::<String>()
-        ),
-        "bubble" => {
-            let mut b = format!("<div class=\"fbubble {}\">", esc(s("size")));
-            for part in ["header", "hero", "body", "footer"] {
-                if let Some(c) = v.get(part) {
-                    b.push_str(&format!("<div class=\"f{part}\">{}</div>", flex(p, c)));
-                }
-            }
-            b.push_str("</div>");
-            b
-        }
-        "box" => format!(
-            "<div class=\"fbox {}\">{}</div>",
-            esc(s("layout")),
-            v.get("contents")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| flex(p, c))
-                .collect::<String>()
-        ),
-        "text" => {
-            let inner = match v.get("contents").and_then(Value::as_array) {
-                Some(spans) if !spans.is_empty() => spans
-                    .iter()
-                    .map(|sp| {
-                        let w = sp.get("weight").and_then(Value::as_str).unwrap_or("");
-                        format!(
-                            "<span class=\"{}\">{}</span>",
-                            esc(w),
-                            esc(sp.get("text").and_then(Value::as_str).unwrap_or(""))
-                        )
-                    })
-                    .collect(),
-                _ => nl2br(&esc(s("text"))),
-            };
-            format!(
-                "<p class=\"ftext {} size-{} align-{}\">{inner}</p>",
-                esc(s("weight")),
-                esc(s("size")),
-                esc(s("align"))
-            )
-        }
-        "image" => img(s("url"), "", "fimage"),
-        "icon" => img(s("url"), "", "ficon"),
-        "button" => v
-            .get("action")
-            .map(|a| action_button(p, a, None))
-            .unwrap_or_default(),
-        "separator" => "<hr class=\"fsep\">".to_owned(),
-        "spacer" | "filler" => "<div class=\"fspacer\"></div>".to_owned(),
-        "video" => v.get("altContent").map(|c| flex(p, c)).unwrap_or_default(),
-        other => format!("<span class=\"unknown\">[{}]</span>", esc(other)),
-    }
-}
-
-/// One action as a control: a link for `uri`, otherwise a small form posting to `/action`.
-fn action_button(p: &str, a: &Value, fallback: Option<&str>) -> String {
-    let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("");
-    let label = match s("label") {
-        "" => fallback.unwrap_or("ボタン"),
-        l => l,
-    };
-    let hidden = |name: &str, value: &str| {
+    fn liff_form(&self, url: &str, label: &str, class: &str) -> String {
         format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            esc(value)
+            "<form method=\"post\" action=\"{}/liff\" target=\"_blank\" class=\"{class}\">\
+<input type=\"hidden\" name=\"url\" value=\"{}\"><button type=\"submit\">{} ↗</button></form>",
+            self.path,
+            esc(url),
+            esc(label)
         )
-    };
-    match s("type") {
-        "uri" => match safe_url(s("uri")) {
-            Some(u) => format!(
-                "<a class=\"btn action\" href=\"{}\" target=\"_blank\" rel=\"noopener\">{} ↗</a>",
-                esc(u),
-                esc(label)
-            ),
-            None => format!("<span class=\"btn action disabled\">{}</span>", esc(label)),
-        },
-        kind @ ("message" | "postback" | "richmenuswitch" | "datetimepicker") => {
-            let mut f = format!("<form method=\"post\" action=\"{p}/action\" class=\"action\">");
-            f.push_str(&hidden("kind", kind));
-            f.push_str(&hidden("data", s("data")));
-            f.push_str(&hidden("text", s("text")));
-            f.push_str(&hidden("display_text", s("displayText")));
-            f.push_str(&hidden("alias", s("richMenuAliasId")));
-            if kind == "datetimepicker" {
-                let (t, mode) = match s("mode") {
-                    "time" => ("time", "time"),
-                    "datetime" => ("datetime-local", "datetime"),
-                    _ => ("date", "date"),
-                };
-                f.push_str(&hidden("mode", mode));
+    }
+}
+
+impl Actions for SimActions {
+    fn action(&self, a: &Value, label: &str) -> String {
+        let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("");
+        let p = &self.path;
+        let hidden = |name: &str, value: &str| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                esc(value)
+            )
+        };
+        match s("type") {
+            "uri" if (self.liff)(s("uri")) => self.liff_form(s("uri"), label, "action"),
+            "uri" => match preview::safe_url(s("uri")) {
+                Some(u) => format!(
+                    "<a class=\"lp-action\" href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{} ↗</a>",
+                    esc(u),
+                    esc(label)
+                ),
+                None => format!("<span class=\"lp-action lp-off\">{}</span>", esc(label)),
+            },
+            kind @ ("message" | "postback" | "richmenuswitch" | "datetimepicker") => {
+                let mut f =
+                    format!("<form method=\"post\" action=\"{p}/action\" class=\"action\">");
+                f.push_str(&hidden("kind", kind));
+                f.push_str(&hidden("data", s("data")));
+                f.push_str(&hidden("text", s("text")));
+                f.push_str(&hidden("display_text", s("displayText")));
+                f.push_str(&hidden("alias", s("richMenuAliasId")));
+                if kind == "datetimepicker" {
+                    let (t, mode) = match s("mode") {
+                        "time" => ("time", "time"),
+                        "datetime" => ("datetime-local", "datetime"),
+                        _ => ("date", "date"),
+                    };
+                    f.push_str(&hidden("mode", mode));
+                    f.push_str(&format!(
+                        "<label class=\"sr\" for=\"dt-{0}\">{1}</label><input id=\"dt-{0}\" type=\"{t}\" name=\"picked\" required>",
+                        esc(&util::random_hex(4)),
+                        esc(label)
+                    ));
+                }
                 f.push_str(&format!(
-                    "<label class=\"sr\" for=\"dt-{0}\">{1}</label><input id=\"dt-{0}\" type=\"{t}\" name=\"picked\" required>",
-                    esc(&util::random_hex(4)),
+                    "<button type=\"submit\">{}</button></form>",
                     esc(label)
                 ));
+                f
             }
-            f.push_str(&format!(
-                "<button type=\"submit\">{}</button></form>",
+            other => format!(
+                "<span class=\"lp-action lp-off\" title=\"{}\">{}</span>",
+                esc(other),
                 esc(label)
-            ));
-            f
+            ),
         }
-        _ => format!(
-            "<span class=\"btn action disabled\" title=\"{}\">{}</span>",
-            esc(s("type")),
-            esc(label)
-        ),
+    }
+
+    fn link(&self, url: &str, text: &str) -> String {
+        if (self.liff)(url) {
+            return self.liff_form(url, text, "inline liff");
+        }
+        match preview::safe_url(url) {
+            Some(u) => format!(
+                "<a href=\"{}\" target=\"_blank\" rel=\"noopener noreferrer\">{}</a>",
+                esc(u),
+                esc(text)
+            ),
+            None => esc(text),
+        }
     }
 }
 
@@ -635,10 +480,35 @@ fn back(user_id: &str) -> Redirect {
 /// Marks the user's pending webhook so the page shows something before it completes.
 fn pending(sim: &Sim, user_id: &str) {
     sim.with(|s| {
-        if let Some(u) = s.users.get_mut(user_id) {
-            u.last_webhook = Some("送信中…".to_owned());
+        if s.knows(user_id) {
+            s.last_webhook
+                .insert(user_id.to_owned(), "送信中…".to_owned());
         }
     });
+}
+
+#[derive(Deserialize)]
+struct LiffForm {
+    url: String,
+}
+
+/// A tap on a LIFF link: open the LIFF app as this user, with a one-time code.
+async fn do_liff(
+    State(sim): State<Sim>,
+    Path(user_id): Path<String>,
+    Form(f): Form<LiffForm>,
+) -> Response {
+    match sim.liff_open_url(&user_id, &f.url) {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            layout(
+                "LIFF",
+                "<main><p>LIFFアプリのリンクではありません（SimConfig の liff_endpoint_url を確認してください）。</p></main>",
+            ),
+        )
+            .into_response(),
+    }
 }
 
 async fn do_follow(State(sim): State<Sim>, Path(user_id): Path<String>) -> Redirect {
@@ -754,8 +624,10 @@ fn run_action(sim: &Sim, user_id: &str, f: ActionForm) {
         "richmenuswitch" => {
             let switched = sim.with(|s| {
                 let target = s.aliases.get(&f.alias).cloned();
-                if let (Some(menu), Some(user)) = (&target, s.users.get_mut(user_id)) {
-                    user.rich_menu = Some(menu.clone());
+                if let Some(menu) = &target
+                    && s.knows(user_id)
+                {
+                    s.user_menus.insert(user_id.to_owned(), menu.clone());
                 }
                 target.is_some()
             });
@@ -782,7 +654,8 @@ struct TapForm {
     y: i64,
 }
 
-/// A tap on the rich menu image: scale the click back to the menu's size and run the area's action.
+/// A tap on the rich menu image: scale the click back to the menu's size and run the area's
+/// action (a LIFF link opens the LIFF app in this tab).
 async fn do_tap(
     State(sim): State<Sim>,
     Path(user_id): Path<String>,
@@ -806,6 +679,11 @@ async fn do_tap(
     if let Some(a) = action {
         let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         let kind = s("type");
+        if kind == "uri"
+            && let Some(url) = sim.liff_open_url(&user_id, &s("uri"))
+        {
+            return Redirect::to(&url);
+        }
         if kind != "uri" {
             run_action(
                 &sim,

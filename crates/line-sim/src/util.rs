@@ -38,14 +38,6 @@ pub(crate) fn random_bytes() -> [u8; 32] {
     h.finalize().into()
 }
 
-/// A uniform number in [0, 1).
-pub(crate) fn random_unit() -> f64 {
-    let b = random_bytes();
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[..8]);
-    (u64::from_le_bytes(x) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut out = String::new();
     while out.len() < bytes * 2 {
@@ -150,7 +142,5 @@ mod tests {
         assert!(is_line_id(&new_user_id()));
         assert_eq!(message_id().len(), 18);
         assert_ne!(uuid(), uuid());
-        let u = random_unit();
-        assert!((0.0..1.0).contains(&u));
     }
 }

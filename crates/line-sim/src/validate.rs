@@ -15,7 +15,8 @@ pub trait RequestValidator: Send + Sync {
 }
 
 /// The built-in rules: `messages` present with 1..=5 entries of a known `type`, text ≤ 5000
-/// characters, `to` ≤ 500 for multicast, rich menu bounds, bulk link ≤ 500 users.
+/// characters, flex contents by `hiroba_line::flex`, `to` ≤ 500 for multicast, one valid
+/// aggregation unit, rich menu bounds, bulk link ≤ 500 users.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MinimalValidator;
 
@@ -34,6 +35,7 @@ impl RequestValidator for MinimalValidator {
             "PushMessageRequest" => {
                 required_str(body, "to", "to", &mut e);
                 messages(body, &mut e);
+                aggregation_units(body, &mut e);
             }
             "ReplyMessageRequest" => {
                 required_str(body, "replyToken", "replyToken", &mut e);
@@ -42,6 +44,7 @@ impl RequestValidator for MinimalValidator {
             "MulticastRequest" => {
                 string_list(body, "to", 500, &mut e);
                 messages(body, &mut e);
+                aggregation_units(body, &mut e);
             }
             "NarrowcastRequest" | "BroadcastRequest" | "ValidateMessageRequest" => {
                 messages(body, &mut e)
@@ -83,6 +86,30 @@ impl RequestValidator for MinimalValidator {
             _ => {}
         }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+}
+
+/// `customAggregationUnits`: at most one name of 1 to 30 characters `[a-zA-Z0-9_]`.
+fn aggregation_units(body: &Value, e: &mut Vec<String>) {
+    let Some(v) = body.get("customAggregationUnits") else {
+        return;
+    };
+    let Some(units) = v.as_array() else {
+        e.push("customAggregationUnits: must be an array".to_owned());
+        return;
+    };
+    if units.len() > 1 {
+        e.push("customAggregationUnits: Size must be between 0 and 1".to_owned());
+    }
+    for (i, u) in units.iter().enumerate() {
+        let ok = u.as_str().is_some_and(|u| {
+            (1..=30).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !ok {
+            e.push(format!(
+                "customAggregationUnits[{i}]: must match ^[a-zA-Z0-9_]{{1,30}}$"
+            ));
+        }
     }
 }
 
@@ -188,16 +215,14 @@ fn message(m: &Value, p: &str, e: &mut Vec<String>) {
         "flex" => {
             need("altText", e);
             max_len("altText", 1500, e);
-            match m
-                .get("contents")
-                .and_then(|c| c.get("type"))
-                .and_then(Value::as_str)
-            {
-                Some("bubble" | "carousel") => {}
-                Some(other) => e.push(format!(
-                    "{p}.contents.type: Invalid flex container type '{other}'"
-                )),
-                None => e.push(format!("{p}.contents: must be specified")),
+            // Hiroba's own Flex checker (LINE's documented rules, paths in every error).
+            match m.get("contents") {
+                None | Some(Value::Null) => e.push(format!("{p}.contents: must be specified")),
+                Some(c) => e.extend(
+                    hiroba_line::flex::check(c, &format!("{p}.contents"))
+                        .into_iter()
+                        .map(|err| err.en),
+                ),
             }
         }
         _ => {}

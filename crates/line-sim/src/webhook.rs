@@ -63,7 +63,7 @@ fn now_ms() -> i64 {
 }
 
 fn known(sim: &Sim, user_id: &str) -> Result<(), SimError> {
-    if sim.with(|s| s.users.contains_key(user_id)) {
+    if sim.with(|s| s.knows(user_id)) {
         Ok(())
     } else {
         Err(SimError::UnknownUser(user_id.to_owned()))
@@ -73,10 +73,8 @@ fn known(sim: &Sim, user_id: &str) -> Result<(), SimError> {
 pub(crate) async fn follow(sim: &Sim, user_id: &str) -> Result<WebhookOutcome, SimError> {
     known(sim, user_id)?;
     let was_blocked = sim.with(|s| {
-        let u = s.users.get_mut(user_id)?;
-        let was = u.status == UserStatus::Blocked;
-        u.status = UserStatus::Friend;
-        Some(was)
+        s.set_status(user_id, UserStatus::Friend)
+            .map(|was| was == UserStatus::Blocked)
     });
     let event =
         json!({ "type": "follow", "follow": { "isUnblocked": was_blocked.unwrap_or(false) } });
@@ -86,9 +84,7 @@ pub(crate) async fn follow(sim: &Sim, user_id: &str) -> Result<WebhookOutcome, S
 pub(crate) async fn unfollow(sim: &Sim, user_id: &str) -> Result<WebhookOutcome, SimError> {
     known(sim, user_id)?;
     sim.with(|s| {
-        if let Some(u) = s.users.get_mut(user_id) {
-            u.status = UserStatus::Blocked;
-        }
+        s.set_status(user_id, UserStatus::Blocked);
     });
     send_event(sim, user_id, json!({ "type": "unfollow" }), false).await
 }
@@ -224,9 +220,7 @@ pub(crate) async fn send_event(
         if !delivered {
             s.counters.webhooks_failed += 1;
         }
-        if let Some(u) = s.users.get_mut(user_id) {
-            u.last_webhook = Some(note);
-        }
+        s.last_webhook.insert(user_id.to_owned(), note);
     });
     Ok(WebhookOutcome {
         webhook_event_id: event_id,

@@ -16,8 +16,8 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use crate::login::{IdTokenClaims, IdTokenError, IdTokenRefusal};
 use crate::message::{Message, ValidationError, validate_messages};
 use crate::ratelimit::{EndpointGroup, RateLimiter, RateLimits};
 use crate::request::*;
@@ -107,9 +107,11 @@ pub struct ApiResponse<T> {
     pub meta: CallMeta,
 }
 
-/// LINE's error body.
+/// LINE's error body: `message` and `details` on the Messaging API; LINE Login's OAuth-style
+/// `error_description` is read into `message`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct LineErrorBody {
+    #[serde(default, alias = "error_description")]
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<LineErrorDetail>,
@@ -232,6 +234,7 @@ enum Retry {
 enum Body {
     None,
     Json(Vec<u8>),
+    /// Bytes with their content type (images, multipart forms, url-encoded forms).
     Binary(Vec<u8>, String),
 }
 
@@ -243,6 +246,10 @@ struct Call {
     body: Body,
     group: EndpointGroup,
     retry: Retry,
+    /// The caller's retry key (a keyed call otherwise gets a fresh one).
+    retry_key: Option<String>,
+    /// Sends the channel access token (LINE Login's verify endpoint takes none).
+    auth: bool,
 }
 
 impl Call {
@@ -255,6 +262,8 @@ impl Call {
             body: Body::None,
             group,
             retry,
+            retry_key: None,
+            auth: true,
         }
     }
     fn get(path: impl Into<String>) -> Self {
@@ -266,6 +275,10 @@ impl Call {
     }
     fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.query.push((name, value.into()));
+        self
+    }
+    fn key(mut self, retry_key: Option<&str>) -> Self {
+        self.retry_key = retry_key.map(str::to_owned);
         self
     }
 }
@@ -281,6 +294,70 @@ fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// `application/x-www-form-urlencoded` of name/value pairs.
+fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", seg(k), seg(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+/// A `multipart/form-data` body of text fields and one `text/plain` file (LINE's audience
+/// upload by file); returns the bytes and the content type.
+fn multipart(fields: &[(&str, String)], file: &[u8]) -> (Vec<u8>, String) {
+    let boundary = format!("hiroba-{}", new_retry_key());
+    let mut b = Vec::with_capacity(file.len() + 512);
+    for (name, value) in fields {
+        b.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    b.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audience.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    b.extend_from_slice(file);
+    b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (b, format!("multipart/form-data; boundary={boundary}"))
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits (LINE refuses other retry keys).
+pub fn is_retry_key(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn check_key(key: &str) -> Result<(), ValidationError> {
+    if is_retry_key(key) {
+        Ok(())
+    } else {
+        Err(ValidationError {
+            ja: "再送キーはUUIDの形にしてください。".to_owned(),
+            en: "retry key must be a UUID".to_owned(),
+            path: None,
+        })
+    }
+}
+
+fn too_many(what_ja: &str, what_en: &str, max: usize, got: usize) -> ValidationError {
+    ValidationError {
+        ja: format!("{what_ja}は{max}件までです（{got}件）。"),
+        en: format!("{what_en}: at most {max}, got {got}"),
+        path: None,
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -378,7 +455,8 @@ impl Client {
         };
         let url = format!("{}{}", base.trim_end_matches('/'), call.path);
         let mut meta = CallMeta {
-            retry_key: (call.retry == Retry::Keyed).then(new_retry_key),
+            retry_key: (call.retry == Retry::Keyed)
+                .then(|| call.retry_key.clone().unwrap_or_else(new_retry_key)),
             ..CallMeta::default()
         };
         loop {
@@ -390,10 +468,13 @@ impl Client {
                     group: call.group,
                     wait,
                 })?;
-            let mut req = self.http.request(call.method.clone(), &url).header(
-                AUTHORIZATION,
-                format!("Bearer {}", self.config.channel_access_token),
-            );
+            let mut req = self.http.request(call.method.clone(), &url);
+            if call.auth {
+                req = req.header(
+                    AUTHORIZATION,
+                    format!("Bearer {}", self.config.channel_access_token),
+                );
+            }
             if !call.query.is_empty() {
                 req = req.query(&call.query);
             }
@@ -556,6 +637,25 @@ impl Client {
         &self,
         req: &PushMessageRequest,
     ) -> Result<ApiResponse<SentMessages>, Error> {
+        self.push_keyed(req, None).await
+    }
+
+    /// A push with the caller's retry key (a UUID stored before the call, so a retry after a
+    /// crash reuses it and LINE answers 409 instead of sending twice).
+    pub async fn send_push_with_key(
+        &self,
+        req: &PushMessageRequest,
+        retry_key: &str,
+    ) -> Result<ApiResponse<SentMessages>, Error> {
+        check_key(retry_key)?;
+        self.push_keyed(req, Some(retry_key)).await
+    }
+
+    async fn push_keyed(
+        &self,
+        req: &PushMessageRequest,
+        retry_key: Option<&str>,
+    ) -> Result<ApiResponse<SentMessages>, Error> {
         validate_messages(&req.messages)?;
         let call = Call::new(
             Method::POST,
@@ -563,6 +663,7 @@ impl Client {
             EndpointGroup::Push,
             Retry::Keyed,
         )
+        .key(retry_key)
         .json(req);
         self.call_keyed(call).await
     }
@@ -589,21 +690,75 @@ impl Client {
         validate_messages(messages)?;
         let mut outcome = MulticastOutcome::default();
         for req in Self::multicast_requests(to, messages) {
-            let call = Call::new(
-                Method::POST,
-                "/v2/bot/message/multicast",
-                EndpointGroup::Multicast,
-                Retry::Keyed,
-            )
-            .json(&req);
-            let result = self.call_unit(call).await.map(|r| r.meta);
+            let result = self.multicast_keyed(&req, None).await.map(|r| r.meta);
             outcome.chunks.push(ChunkOutcome { to: req.to, result });
         }
         Ok(outcome)
     }
 
+    /// One multicast request (at most 500 recipients) with a fresh retry key; use it for
+    /// `customAggregationUnits` or your own chunking.
+    pub async fn send_multicast(&self, req: &MulticastRequest) -> Result<ApiResponse<()>, Error> {
+        self.multicast_keyed(req, None).await
+    }
+
+    /// One multicast request with the caller's retry key (stored before the call: a retry
+    /// after a crash or restart reuses it; LINE answers 409, counted as accepted).
+    pub async fn send_multicast_with_key(
+        &self,
+        req: &MulticastRequest,
+        retry_key: &str,
+    ) -> Result<ApiResponse<()>, Error> {
+        check_key(retry_key)?;
+        self.multicast_keyed(req, Some(retry_key)).await
+    }
+
+    async fn multicast_keyed(
+        &self,
+        req: &MulticastRequest,
+        retry_key: Option<&str>,
+    ) -> Result<ApiResponse<()>, Error> {
+        if req.to.is_empty() || req.to.len() > MULTICAST_MAX {
+            return Err(Error::Invalid(too_many(
+                "一度に送れる宛先",
+                "multicast recipients",
+                MULTICAST_MAX,
+                req.to.len(),
+            )));
+        }
+        validate_messages(&req.messages)?;
+        let call = Call::new(
+            Method::POST,
+            "/v2/bot/message/multicast",
+            EndpointGroup::Multicast,
+            Retry::Keyed,
+        )
+        .key(retry_key)
+        .json(req);
+        self.call_unit(call).await
+    }
+
     /// Narrowcast; keep `meta.request_id` to poll [`Client::get_narrowcast_progress`].
     pub async fn narrowcast(&self, req: &NarrowcastRequest) -> Result<ApiResponse<()>, Error> {
+        self.narrowcast_keyed(req, None).await
+    }
+
+    /// A narrowcast with the caller's retry key. After a 409 the original request id (for
+    /// progress and insight) is `meta.accepted_request_id`.
+    pub async fn send_narrowcast_with_key(
+        &self,
+        req: &NarrowcastRequest,
+        retry_key: &str,
+    ) -> Result<ApiResponse<()>, Error> {
+        check_key(retry_key)?;
+        self.narrowcast_keyed(req, Some(retry_key)).await
+    }
+
+    async fn narrowcast_keyed(
+        &self,
+        req: &NarrowcastRequest,
+        retry_key: Option<&str>,
+    ) -> Result<ApiResponse<()>, Error> {
         validate_messages(&req.messages)?;
         let call = Call::new(
             Method::POST,
@@ -611,6 +766,7 @@ impl Client {
             EndpointGroup::Narrowcast,
             Retry::Keyed,
         )
+        .key(retry_key)
         .json(req);
         self.call_unit(call).await
     }
@@ -653,6 +809,24 @@ impl Client {
     }
 
     pub async fn send_broadcast(&self, req: &BroadcastRequest) -> Result<ApiResponse<()>, Error> {
+        self.broadcast_keyed(req, None).await
+    }
+
+    /// A broadcast with the caller's retry key.
+    pub async fn send_broadcast_with_key(
+        &self,
+        req: &BroadcastRequest,
+        retry_key: &str,
+    ) -> Result<ApiResponse<()>, Error> {
+        check_key(retry_key)?;
+        self.broadcast_keyed(req, Some(retry_key)).await
+    }
+
+    async fn broadcast_keyed(
+        &self,
+        req: &BroadcastRequest,
+        retry_key: Option<&str>,
+    ) -> Result<ApiResponse<()>, Error> {
         validate_messages(&req.messages)?;
         let call = Call::new(
             Method::POST,
@@ -660,6 +834,7 @@ impl Client {
             EndpointGroup::Broadcast,
             Retry::Keyed,
         )
+        .key(retry_key)
         .json(req);
         self.call_unit(call).await
     }
@@ -970,10 +1145,20 @@ impl Client {
 
     // ---- audiences ----
 
+    /// Creates an audience from at most 10,000 user ids (JSON); larger lists go by file
+    /// ([`Client::create_audience_group_by_file`]).
     pub async fn create_audience_group(
         &self,
         req: &CreateAudienceGroupRequest,
     ) -> Result<ApiResponse<AudienceGroupCreated>, Error> {
+        if req.audiences.len() > AUDIENCE_JSON_MAX {
+            return Err(Error::Invalid(too_many(
+                "JSONで登録できるID",
+                "audience ids by JSON",
+                AUDIENCE_JSON_MAX,
+                req.audiences.len(),
+            )));
+        }
         let call = Call::new(
             Method::POST,
             "/v2/bot/audienceGroup/upload",
@@ -988,6 +1173,14 @@ impl Client {
         &self,
         req: &AddAudienceToAudienceGroupRequest,
     ) -> Result<ApiResponse<()>, Error> {
+        if req.audiences.len() > AUDIENCE_JSON_MAX {
+            return Err(Error::Invalid(too_many(
+                "JSONで登録できるID",
+                "audience ids by JSON",
+                AUDIENCE_JSON_MAX,
+                req.audiences.len(),
+            )));
+        }
         let call = Call::new(
             Method::PUT,
             "/v2/bot/audienceGroup/upload",
@@ -998,6 +1191,96 @@ impl Client {
         self.call_unit(call).await
     }
 
+    fn audience_file(
+        method: Method,
+        fields: &[(&str, String)],
+        user_ids: &[String],
+    ) -> Result<Call, ValidationError> {
+        if user_ids.is_empty() || user_ids.len() > AUDIENCE_FILE_MAX {
+            return Err(too_many(
+                "ファイルで登録できるID",
+                "audience ids by file",
+                AUDIENCE_FILE_MAX,
+                user_ids.len(),
+            ));
+        }
+        let (body, content_type) = multipart(fields, user_ids.join("\n").as_bytes());
+        let mut call = Call::new(
+            method,
+            "/v2/bot/audienceGroup/upload/byFile",
+            EndpointGroup::Audience,
+            Retry::TooManyOnly,
+        );
+        call.host = Host::Data;
+        call.body = Body::Binary(body, content_type);
+        Ok(call)
+    }
+
+    /// Creates an audience from up to 1,500,000 user ids, uploaded as a file to the api-data
+    /// host. The audience is usable once [`Client::get_audience_group`] says `READY`.
+    pub async fn create_audience_group_by_file(
+        &self,
+        description: &str,
+        upload_description: Option<&str>,
+        user_ids: &[String],
+    ) -> Result<ApiResponse<AudienceGroupCreated>, Error> {
+        let mut fields = vec![("description", description.to_owned())];
+        if let Some(d) = upload_description {
+            fields.push(("uploadDescription", d.to_owned()));
+        }
+        let call = Self::audience_file(Method::POST, &fields, user_ids)?;
+        self.call_json(call).await
+    }
+
+    /// Adds up to 1,500,000 user ids to an audience, by file.
+    pub async fn add_audiences_by_file(
+        &self,
+        audience_group_id: i64,
+        upload_description: Option<&str>,
+        user_ids: &[String],
+    ) -> Result<ApiResponse<()>, Error> {
+        let mut fields = vec![("audienceGroupId", audience_group_id.to_string())];
+        if let Some(d) = upload_description {
+            fields.push(("uploadDescription", d.to_owned()));
+        }
+        let call = Self::audience_file(Method::PUT, &fields, user_ids)?;
+        self.call_unit(call).await
+    }
+
+    /// An audience's status and upload jobs.
+    pub async fn get_audience_group(
+        &self,
+        audience_group_id: i64,
+    ) -> Result<ApiResponse<AudienceGroupData>, Error> {
+        let call = Call::new(
+            Method::GET,
+            format!("/v2/bot/audienceGroup/{audience_group_id}"),
+            EndpointGroup::Audience,
+            Retry::Idempotent,
+        );
+        self.call_json(call).await
+    }
+
+    /// Polls an audience every `interval` until it is no longer `IN_PROGRESS` or `max_polls`
+    /// polls were made; returns the last answer.
+    pub async fn wait_audience_group(
+        &self,
+        audience_group_id: i64,
+        interval: Duration,
+        max_polls: u32,
+    ) -> Result<ApiResponse<AudienceGroupData>, Error> {
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            let data = self.get_audience_group(audience_group_id).await?;
+            let pending = data.data.audience_group.status.as_deref() == Some("IN_PROGRESS");
+            if !pending || polls >= max_polls {
+                return Ok(data);
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
     // ---- insight ----
 
     fn insight(path: &str) -> Call {
@@ -1005,7 +1288,10 @@ impl Client {
     }
 
     /// Followers statistics for `date` (`yyyyMMdd`, JST), or yesterday.
-    pub async fn insight_followers(&self, date: Option<&str>) -> Result<ApiResponse<Value>, Error> {
+    pub async fn insight_followers(
+        &self,
+        date: Option<&str>,
+    ) -> Result<ApiResponse<FollowersInsight>, Error> {
         let mut call = Self::insight("/v2/bot/insight/followers");
         if let Some(date) = date {
             call = call.query("date", date);
@@ -1013,24 +1299,25 @@ impl Client {
         self.call_json(call).await
     }
 
-    /// Statistics of one sent message (narrowcast/broadcast request id).
+    /// Statistics of one narrowcast or broadcast, by its request id.
     pub async fn insight_message_event(
         &self,
         request_id: &str,
-    ) -> Result<ApiResponse<Value>, Error> {
+    ) -> Result<ApiResponse<MessageStatistics>, Error> {
         self.call_json(
             Self::insight("/v2/bot/insight/message/event").query("requestId", request_id),
         )
         .await
     }
 
-    /// Statistics per aggregation unit between `from` and `to` (`yyyyMMdd`).
+    /// Statistics of the pushes and multicasts sent with `customAggregationUnits: [unit]`
+    /// between `from` and `to` (`yyyyMMdd`, JST, at most 30 days apart).
     pub async fn insight_aggregation_unit(
         &self,
         unit: &str,
         from: &str,
         to: &str,
-    ) -> Result<ApiResponse<Value>, Error> {
+    ) -> Result<ApiResponse<MessageStatistics>, Error> {
         let call = Self::insight("/v2/bot/insight/message/event/aggregation")
             .query("customAggregationUnit", unit)
             .query("from", from)
@@ -1038,11 +1325,73 @@ impl Client {
         self.call_json(call).await
     }
 
+    /// How many aggregation units were used this month.
     pub async fn get_aggregation_unit_usage(
         &self,
     ) -> Result<ApiResponse<AggregationUnitUsage>, Error> {
         self.call_json(Call::get("/v2/bot/message/aggregation/info"))
             .await
+    }
+
+    /// One page of this month's aggregation unit names; pass the previous page's `next`.
+    pub async fn get_aggregation_unit_names(
+        &self,
+        limit: Option<u32>,
+        start: Option<&str>,
+    ) -> Result<ApiResponse<AggregationUnitNames>, Error> {
+        let mut call = Call::get("/v2/bot/message/aggregation/list");
+        if let Some(limit) = limit {
+            call = call.query("limit", limit.to_string());
+        }
+        if let Some(start) = start {
+            call = call.query("start", start);
+        }
+        self.call_json(call).await
+    }
+
+    // ---- LINE Login ----
+
+    /// Verifies a LINE ID token (from `liff.getIDToken()`) for the LINE Login channel
+    /// `client_id` and returns its claims; `sub` is the friend's user id. Uses
+    /// `POST {api_base}/oauth2/v2.1/verify` without the channel access token, so a client made
+    /// for any channel (or with an empty token) can call it. Transport failures and 5xx are
+    /// retried; LINE's 400 becomes [`IdTokenError::Refused`] with the reason. The token is
+    /// never logged.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        client_id: &str,
+    ) -> Result<IdTokenClaims, IdTokenError> {
+        let mut call = Call::new(
+            Method::POST,
+            "/oauth2/v2.1/verify",
+            EndpointGroup::Login,
+            Retry::Idempotent,
+        );
+        call.auth = false;
+        call.body = Body::Binary(
+            form(&[("id_token", id_token), ("client_id", client_id)]),
+            "application/x-www-form-urlencoded".to_owned(),
+        );
+        match self.call_json::<IdTokenClaims>(call).await {
+            Ok(r) => Ok(r.data),
+            Err(Error::Api {
+                status: 400,
+                body,
+                meta,
+            }) => {
+                let description = body
+                    .map(|b| b.message)
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "invalid_request".to_owned());
+                Err(IdTokenError::Refused {
+                    reason: IdTokenRefusal::from_description(&description),
+                    description,
+                    meta,
+                })
+            }
+            Err(e) => Err(IdTokenError::Unavailable(e)),
+        }
     }
 }
 
@@ -1064,6 +1413,22 @@ mod tests {
     fn path_segments_are_escaped() {
         assert_eq!(seg("U4af-_9"), "U4af-_9");
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn forms_and_keys() {
+        assert_eq!(
+            form(&[("id_token", "a.b+c"), ("client_id", "123")]),
+            b"id_token=a.b%2Bc&client_id=123".to_vec()
+        );
+        assert!(is_retry_key(&new_retry_key()));
+        assert!(!is_retry_key("nope"));
+        let (body, ct) = multipart(&[("description", "高齢者".into())], b"U1\nU2");
+        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.starts_with(&format!("--{boundary}\r\n")));
+        assert!(text.contains("name=\"description\"\r\n\r\n高齢者\r\n"));
+        assert!(text.ends_with(&format!("U1\nU2\r\n--{boundary}--\r\n")));
     }
 
     #[test]

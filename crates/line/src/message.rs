@@ -13,18 +13,28 @@ pub const MAX_TEXT: usize = 5000;
 pub const MAX_ALT_TEXT: usize = 1500;
 pub const MAX_QUICK_REPLY_ITEMS: usize = 13;
 pub const MAX_EMOJIS: usize = 20;
-pub const MAX_CAROUSEL_BUBBLES: usize = 12;
+pub use crate::flex::MAX_CAROUSEL_BUBBLES;
 pub const MAX_TEMPLATE_COLUMNS: usize = 10;
 pub const MAX_BUTTONS_ACTIONS: usize = 4;
 pub const MAX_IMAGEMAP_ACTIONS: usize = 50;
 pub const MAX_POSTBACK_DATA: usize = 300;
+/// Imagemap images are described at this base width (LINE scales them for each device).
+pub const IMAGEMAP_BASE_WIDTH: u32 = 1040;
+pub const MAX_IMAGEMAP_TEXT: usize = 400;
+pub const MAX_IMAGEMAP_URI: usize = 1000;
+pub const MAX_IMAGEMAP_LABEL: usize = 100;
+/// Longest image, video, audio or icon URL.
+pub const MAX_MEDIA_URL: usize = 2000;
 
-/// A message that breaks one of LINE's limits: `ja` for staff, `en` for logs.
+/// A message that breaks one of LINE's limits: `ja` for staff, `en` for logs. Problems inside
+/// a message's JSON (flex contents, imagemap areas) also carry the JSON `path` from the message
+/// (`contents.body.contents[2].layout`), which both texts start with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{ja} / {en}")]
 pub struct ValidationError {
     pub ja: String,
     pub en: String,
+    pub path: Option<String>,
 }
 
 impl ValidationError {
@@ -32,6 +42,16 @@ impl ValidationError {
         ValidationError {
             ja: ja.into(),
             en: en.into(),
+            path: None,
+        }
+    }
+
+    /// A problem at a JSON path of the message.
+    pub(crate) fn at(path: &str, ja: String, en: String) -> Self {
+        ValidationError {
+            ja: format!("{path}: {ja}"),
+            en: format!("{path}: {en}"),
+            path: Some(path.to_owned()),
         }
     }
 }
@@ -552,35 +572,148 @@ impl Message {
                 item.action.validate()?;
             }
         }
+        if let Some(q) = &self.quick_reply {
+            for (i, item) in q.items.iter().enumerate() {
+                if let Some(url) = &item.image_url {
+                    media_url(&format!("quickReply.items[{i}].imageUrl"), url)?;
+                }
+            }
+        }
+        if let Some(url) = self.sender.as_ref().and_then(|s| s.icon_url.as_ref()) {
+            media_url("sender.iconUrl", url)?;
+        }
         match &self.body {
             MessageBody::Text(t) => validate_text(t),
-            MessageBody::Imagemap(m) => {
-                alt_text(&m.alt_text)?;
-                if m.actions.is_empty() || m.actions.len() > MAX_IMAGEMAP_ACTIONS {
-                    return Err(ValidationError::new(
-                        format!(
-                            "イメージマップのアクションは1〜{MAX_IMAGEMAP_ACTIONS}個にしてください。"
-                        ),
-                        format!("imagemap needs 1 to {MAX_IMAGEMAP_ACTIONS} actions"),
-                    ));
-                }
-                Ok(())
-            }
+            MessageBody::Imagemap(m) => validate_imagemap(m),
             MessageBody::Template(t) => {
                 alt_text(&t.alt_text)?;
                 validate_template(&t.template)
             }
             MessageBody::Flex(f) => {
                 alt_text(&f.alt_text)?;
-                validate_flex(&f.contents)
+                crate::flex::validate(&f.contents)
             }
-            MessageBody::Sticker(_)
-            | MessageBody::Image(_)
-            | MessageBody::Video(_)
-            | MessageBody::Audio(_)
-            | MessageBody::Location(_) => Ok(()),
+            MessageBody::Image(i) => {
+                media_url("originalContentUrl", &i.original_content_url)?;
+                media_url("previewImageUrl", &i.preview_image_url)
+            }
+            MessageBody::Video(v) => {
+                media_url("originalContentUrl", &v.original_content_url)?;
+                media_url("previewImageUrl", &v.preview_image_url)
+            }
+            MessageBody::Audio(a) => media_url("originalContentUrl", &a.original_content_url),
+            MessageBody::Sticker(_) | MessageBody::Location(_) => Ok(()),
         }
     }
+}
+
+/// An image, video or audio URL: https, at most [`MAX_MEDIA_URL`] characters.
+fn media_url(path: &str, url: &str) -> Result<(), ValidationError> {
+    crate::flex::check_https(url, MAX_MEDIA_URL)
+        .map_err(|(ja, en)| ValidationError::at(path, ja, en))
+}
+
+/// Imagemaps: LINE scales the image from a base width of 1040; every area lies inside the
+/// base size; 1 to 50 actions.
+fn validate_imagemap(m: &Imagemap) -> Result<(), ValidationError> {
+    alt_text(&m.alt_text)?;
+    media_url("baseUrl", &m.base_url)?;
+    if m.base_size.width != IMAGEMAP_BASE_WIDTH {
+        return Err(ValidationError::at(
+            "baseSize.width",
+            format!(
+                "イメージマップの基準の幅は{IMAGEMAP_BASE_WIDTH}にしてください（現在{}）。",
+                m.base_size.width
+            ),
+            format!(
+                "imagemap baseSize.width must be {IMAGEMAP_BASE_WIDTH}, got {}",
+                m.base_size.width
+            ),
+        ));
+    }
+    if m.base_size.height == 0 {
+        return Err(ValidationError::at(
+            "baseSize.height",
+            "イメージマップの基準の高さを1以上にしてください。".to_owned(),
+            "imagemap baseSize.height must be at least 1".to_owned(),
+        ));
+    }
+    if m.actions.is_empty() || m.actions.len() > MAX_IMAGEMAP_ACTIONS {
+        return Err(ValidationError::at(
+            "actions",
+            format!("イメージマップのアクションは1〜{MAX_IMAGEMAP_ACTIONS}個にしてください。"),
+            format!("imagemap needs 1 to {MAX_IMAGEMAP_ACTIONS} actions"),
+        ));
+    }
+    for (i, a) in m.actions.iter().enumerate() {
+        let path = format!("actions[{i}]");
+        let (area, label) = match a {
+            ImagemapAction::Uri {
+                link_uri,
+                area,
+                label,
+            } => {
+                crate::flex::check_action_uri(link_uri, MAX_IMAGEMAP_URI)
+                    .map_err(|(ja, en)| ValidationError::at(&format!("{path}.linkUri"), ja, en))?;
+                (area, label)
+            }
+            ImagemapAction::Message { text, area, label } => {
+                let n = line_len(text);
+                if n == 0 || n > MAX_IMAGEMAP_TEXT {
+                    return Err(ValidationError::at(
+                        &format!("{path}.text"),
+                        format!(
+                            "送信するテキストは1〜{MAX_IMAGEMAP_TEXT}文字にしてください（現在{n}文字）。"
+                        ),
+                        format!("text must be 1 to {MAX_IMAGEMAP_TEXT} characters, got {n}"),
+                    ));
+                }
+                (area, label)
+            }
+            ImagemapAction::Clipboard {
+                clipboard_text,
+                area,
+                label,
+            } => {
+                let n = line_len(clipboard_text);
+                if n == 0 || n > 1000 {
+                    return Err(ValidationError::at(
+                        &format!("{path}.clipboardText"),
+                        format!("コピーするテキストは1〜1000文字にしてください（現在{n}文字）。"),
+                        format!("clipboardText must be 1 to 1000 characters, got {n}"),
+                    ));
+                }
+                (area, label)
+            }
+        };
+        if let Some(l) = label
+            && line_len(l) > MAX_IMAGEMAP_LABEL
+        {
+            return Err(ValidationError::at(
+                &format!("{path}.label"),
+                format!("ラベルは{MAX_IMAGEMAP_LABEL}文字以内にしてください。"),
+                format!("label must be at most {MAX_IMAGEMAP_LABEL} characters"),
+            ));
+        }
+        let inside = area.width > 0
+            && area.height > 0
+            && u64::from(area.x) + u64::from(area.width) <= u64::from(m.base_size.width)
+            && u64::from(area.y) + u64::from(area.height) <= u64::from(m.base_size.height);
+        if !inside {
+            return Err(ValidationError::at(
+                &format!("{path}.area"),
+                format!(
+                    "タップ領域（x={}, y={}, 幅{}, 高さ{}）が画像（{}×{}）の外にはみ出しています。",
+                    area.x, area.y, area.width, area.height, m.base_size.width, m.base_size.height
+                ),
+                format!(
+                    "area ({}, {}, {}×{}) must lie inside the base size {}×{}",
+                    area.x, area.y, area.width, area.height, m.base_size.width, m.base_size.height
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_text(t: &Text) -> Result<(), ValidationError> {
@@ -638,7 +771,16 @@ fn validate_actions(actions: &[Action], min: usize, max: usize) -> Result<(), Va
 
 fn validate_template(t: &TemplateKind) -> Result<(), ValidationError> {
     match t {
-        TemplateKind::Buttons { actions, .. } => validate_actions(actions, 1, MAX_BUTTONS_ACTIONS),
+        TemplateKind::Buttons {
+            actions,
+            thumbnail_image_url,
+            ..
+        } => {
+            if let Some(url) = thumbnail_image_url {
+                media_url("template.thumbnailImageUrl", url)?;
+            }
+            validate_actions(actions, 1, MAX_BUTTONS_ACTIONS)
+        }
         TemplateKind::Confirm { actions, .. } => validate_actions(actions, 2, 2),
         TemplateKind::Carousel { columns } => {
             if columns.is_empty() || columns.len() > MAX_TEMPLATE_COLUMNS {
@@ -647,42 +789,14 @@ fn validate_template(t: &TemplateKind) -> Result<(), ValidationError> {
                     format!("carousel needs 1 to {MAX_TEMPLATE_COLUMNS} columns"),
                 ));
             }
-            columns
-                .iter()
-                .try_for_each(|c| validate_actions(&c.actions, 1, 3))
-        }
-    }
-}
-
-fn validate_flex(contents: &Value) -> Result<(), ValidationError> {
-    let bad_type = || {
-        ValidationError::new(
-            "フレックスメッセージの contents は bubble か carousel にしてください。",
-            "flex contents.type must be bubble or carousel",
-        )
-    };
-    match contents.get("type").and_then(Value::as_str) {
-        Some("bubble") => Ok(()),
-        Some("carousel") => {
-            let bubbles = contents
-                .get("contents")
-                .and_then(Value::as_array)
-                .ok_or_else(bad_type)?;
-            if bubbles.is_empty() || bubbles.len() > MAX_CAROUSEL_BUBBLES {
-                return Err(ValidationError::new(
-                    format!("カルーセルのバブルは1〜{MAX_CAROUSEL_BUBBLES}個にしてください。"),
-                    format!("flex carousel needs 1 to {MAX_CAROUSEL_BUBBLES} bubbles"),
-                ));
-            }
-            if bubbles
-                .iter()
-                .any(|b| b.get("type").and_then(Value::as_str) != Some("bubble"))
-            {
-                return Err(bad_type());
+            for (i, c) in columns.iter().enumerate() {
+                if let Some(url) = &c.thumbnail_image_url {
+                    media_url(&format!("template.columns[{i}].thumbnailImageUrl"), url)?;
+                }
+                validate_actions(&c.actions, 1, 3)?;
             }
             Ok(())
         }
-        _ => Err(bad_type()),
     }
 }
 
@@ -749,6 +863,14 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        let bad = Message::flex(
+            "お知らせ",
+            json!({"type":"bubble","body":{"type":"box","layout":"vertical","contents":[
+                {"type":"text","text":"a"},{"type":"text","text":"b"},
+                {"type":"box","layout":"grid","contents":[]}]}}),
+        );
+        let e = bad.validate().unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("contents.body.contents[2].layout"));
         let items: Vec<_> = (0..14)
             .map(|i| QuickReplyItem::new(Action::message(format!("{i}"), "x")))
             .collect();
@@ -758,5 +880,68 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    fn imagemap(base: Size, area: Area) -> Message {
+        Message::imagemap(
+            "https://example.com/map",
+            "地図",
+            base,
+            vec![ImagemapAction::Message {
+                text: "予約".into(),
+                area,
+                label: None,
+            }],
+        )
+    }
+
+    #[test]
+    fn imagemaps_and_media_urls() {
+        let base = Size {
+            width: 1040,
+            height: 700,
+        };
+        let area = |x, y, width, height| Area {
+            x,
+            y,
+            width,
+            height,
+        };
+        assert!(imagemap(base, area(0, 0, 1040, 700)).validate().is_ok());
+        let e = imagemap(base, area(520, 0, 521, 700))
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("actions[0].area"));
+        let e = imagemap(base, area(0, 600, 10, 101))
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("actions[0].area"));
+        let narrow = Size {
+            width: 700,
+            height: 700,
+        };
+        let e = imagemap(narrow, area(0, 0, 10, 10)).validate().unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("baseSize.width"));
+        let none = Message::imagemap("https://example.com/map", "地図", base, vec![]);
+        assert_eq!(
+            none.validate().unwrap_err().path.as_deref(),
+            Some("actions")
+        );
+
+        assert!(
+            Message::image("https://example.com/o.jpg", "https://example.com/p.jpg")
+                .validate()
+                .is_ok()
+        );
+        let e = Message::image("http://example.com/o.jpg", "https://example.com/p.jpg")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("originalContentUrl"));
+        let long = format!("https://example.com/{}", "a".repeat(2000));
+        let e = Message::image("https://example.com/o.jpg", long)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("previewImageUrl"));
+        assert!(e.ja.contains("2000文字以内"), "{}", e.ja);
     }
 }

@@ -27,6 +27,8 @@ pub enum EndpointGroup {
     Audience,
     /// Everything else: 2,000 requests/second.
     Other,
+    /// LINE Login (ID token verification): LINE publishes no rate, so none by default.
+    Login,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

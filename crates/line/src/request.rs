@@ -364,3 +364,187 @@ pub struct AudienceGroupCreated {
 pub struct AggregationUnitUsage {
     pub num_of_custom_aggregation_units: i64,
 }
+
+impl NarrowcastRequest {
+    /// A narrowcast of `messages` to everyone in an uploaded audience.
+    pub fn to_audience(audience_group_id: i64, messages: Vec<Message>) -> Self {
+        NarrowcastRequest {
+            messages,
+            recipient: Some(Recipient::Audience { audience_group_id }),
+            filter: None,
+            limit: None,
+            notification_disabled: None,
+        }
+    }
+}
+
+/// Most user ids in one JSON audience upload.
+pub const AUDIENCE_JSON_MAX: usize = 10_000;
+/// Most user ids in one audience file.
+pub const AUDIENCE_FILE_MAX: usize = 1_500_000;
+
+/// `GetAggregationUnitNameListResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregationUnitNames {
+    #[serde(default)]
+    pub custom_aggregation_units: Vec<String>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `GetAudienceDataResponse`: an audience and its upload jobs (`status` is `IN_PROGRESS`
+/// until LINE has matched the uploaded ids, then `READY`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceGroupData {
+    pub audience_group: AudienceGroupInfo,
+    #[serde(default)]
+    pub jobs: Vec<AudienceGroupJob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceGroupInfo {
+    pub audience_group_id: i64,
+    #[serde(rename = "type", default)]
+    pub group_type: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `IN_PROGRESS`, `READY`, `FAILED`, `EXPIRED`, `INACTIVE` or `ACTIVATING`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub failed_type: Option<String>,
+    #[serde(default)]
+    pub audience_count: Option<i64>,
+    #[serde(default)]
+    pub created: Option<i64>,
+    #[serde(default)]
+    pub permission: Option<String>,
+    #[serde(default)]
+    pub create_route: Option<String>,
+    #[serde(default)]
+    pub is_ifa_audience: Option<bool>,
+}
+
+impl AudienceGroupInfo {
+    pub fn is_ready(&self) -> bool {
+        self.status.as_deref() == Some("READY")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceGroupJob {
+    #[serde(default)]
+    pub audience_group_job_id: Option<i64>,
+    #[serde(default)]
+    pub audience_group_id: Option<i64>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(rename = "type", default)]
+    pub job_type: Option<String>,
+    /// `QUEUED`, `WORKING`, `FINISHED` or `FAILED`.
+    #[serde(default)]
+    pub job_status: Option<String>,
+    #[serde(default)]
+    pub failed_type: Option<String>,
+    #[serde(default)]
+    pub audience_count: Option<i64>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+/// `GetNumberOfFollowersResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowersInsight {
+    /// `ready`, `unready` or `out_of_service`.
+    pub status: String,
+    #[serde(default)]
+    pub followers: Option<i64>,
+    #[serde(default)]
+    pub targeted_reaches: Option<i64>,
+    #[serde(default)]
+    pub blocks: Option<i64>,
+}
+
+/// Interaction statistics: `GetMessageEventResponse` (narrowcast/broadcast by request id) and
+/// `GetStatisticsPerUnitResponse` (push/multicast by aggregation unit) share this shape.
+/// LINE reports counts below its privacy threshold (20) as `null`: hence the options.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct MessageStatistics {
+    #[serde(default)]
+    pub overview: StatisticsOverview,
+    #[serde(default)]
+    pub messages: Vec<BubbleStatistics>,
+    #[serde(default)]
+    pub clicks: Vec<UrlStatistics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatisticsOverview {
+    /// Message event only.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Message event only: UNIX seconds of the delivery.
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    /// Message event only: shown even below 20; null while the delivery is unfinished.
+    #[serde(default)]
+    pub delivered: Option<i64>,
+    #[serde(default)]
+    pub unique_impression: Option<i64>,
+    #[serde(default)]
+    pub unique_click: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played_100_percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BubbleStatistics {
+    pub seq: i64,
+    #[serde(default)]
+    pub impression: Option<i64>,
+    /// Per-unit statistics only.
+    #[serde(default)]
+    pub unique_impression: Option<i64>,
+    #[serde(default)]
+    pub media_played: Option<i64>,
+    #[serde(default)]
+    pub media_played_25_percent: Option<i64>,
+    #[serde(default)]
+    pub media_played_50_percent: Option<i64>,
+    #[serde(default)]
+    pub media_played_75_percent: Option<i64>,
+    #[serde(default)]
+    pub media_played_100_percent: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played_25_percent: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played_50_percent: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played_75_percent: Option<i64>,
+    #[serde(default)]
+    pub unique_media_played_100_percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlStatistics {
+    pub seq: i64,
+    pub url: String,
+    #[serde(default)]
+    pub click: Option<i64>,
+    #[serde(default)]
+    pub unique_click: Option<i64>,
+    #[serde(default)]
+    pub unique_click_of_request: Option<i64>,
+}

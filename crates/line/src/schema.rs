@@ -49,6 +49,17 @@ pub struct Operation {
     pub responses: Vec<(String, String)>,
     /// Path parameters by name.
     pub params: BTreeMap<String, String>,
+    /// The query parameters the operation declares.
+    pub query: Vec<QueryParam>,
+}
+
+/// A declared query parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryParam {
+    pub name: String,
+    pub required: bool,
+    /// Qualified reference of its schema.
+    pub schema: String,
 }
 
 fn yaml_to_json(v: serde_norway::Value) -> Value {
@@ -100,7 +111,10 @@ fn pointer<'a>(doc: &'a Value, ptr: &str) -> Option<&'a Value> {
         .collect();
     let mut cur = doc;
     for part in &unescaped {
-        cur = cur.get(part.as_str())?;
+        cur = match cur {
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => cur.get(part.as_str())?,
+        };
     }
     Some(cur)
 }
@@ -556,6 +570,26 @@ impl Validator {
                     }
                 }
                 let _ = fi;
+                let mut query = Vec::new();
+                let item_base = format!("{file}#/paths/{}", escape(template));
+                for (owner, at) in [(item, &item_base), (op, &base)] {
+                    let Some(list) = owner.get("parameters").and_then(Value::as_array) else {
+                        continue;
+                    };
+                    for (i, p) in list.iter().enumerate() {
+                        if p.get("in").and_then(Value::as_str) != Some("query") {
+                            continue;
+                        }
+                        let Some(name) = p.get("name").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        query.push(QueryParam {
+                            name: name.to_owned(),
+                            required: p.get("required").and_then(Value::as_bool) == Some(true),
+                            schema: format!("{at}/parameters/{i}/schema"),
+                        });
+                    }
+                }
                 best = Some((
                     literal,
                     Operation {
@@ -570,11 +604,57 @@ impl Validator {
                         request_schema,
                         responses,
                         params,
+                        query,
                     },
                 ));
             }
         }
         best.map(|(_, op)| op)
+    }
+
+    /// Validates a request's query string against the operation's declared parameters:
+    /// required ones present, no undeclared ones, each value valid (integers and booleans are
+    /// parsed first).
+    pub fn validate_query(
+        &self,
+        op: &Operation,
+        query: &[(String, String)],
+    ) -> Result<(), Vec<String>> {
+        let mut errs = Vec::new();
+        for p in &op.query {
+            if p.required && !query.iter().any(|(k, _)| *k == p.name) {
+                errs.push(format!("?{}: required", p.name));
+            }
+        }
+        for (k, v) in query {
+            let Some(p) = op.query.iter().find(|p| p.name == *k) else {
+                errs.push(format!("?{k}: not a parameter of {}", op.operation_id));
+                continue;
+            };
+            let ty = self
+                .schema(&p.schema)
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or("string");
+            let value = match ty {
+                "integer" | "number" => v
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::String(v.clone())),
+                "boolean" => v
+                    .parse::<bool>()
+                    .map(Value::Bool)
+                    .unwrap_or_else(|_| Value::String(v.clone())),
+                _ => Value::String(v.clone()),
+            };
+            if let Err(e) = self.validate(&p.schema, &value) {
+                errs.extend(
+                    e.into_iter()
+                        .map(|e| format!("?{k}{}", e.trim_start_matches('$'))),
+                );
+            }
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 
     /// An example value for the schema: every property, the first discriminator branch.

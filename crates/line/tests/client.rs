@@ -443,3 +443,65 @@ async fn narrowcast_progress_is_polled_until_finished() {
         .collect();
     assert_eq!(polls.len(), 3);
 }
+
+#[tokio::test]
+async fn id_tokens_are_verified_by_form_without_the_access_token() {
+    let f = fake(Arc::new(|s: &Seen, _| {
+        let body = String::from_utf8(s.body.to_vec()).unwrap();
+        if body.contains("id_token=good") {
+            ok_json(
+                json!({"iss":"https://access.line.me","sub":"U1234","aud":"1234567890",
+                       "exp":1_900_000_000,"iat":1_800_000_000,"amr":["linesso"],
+                       "name":"国富 花子","picture":"https://example.com/p.png"}),
+                "req-v",
+            )
+        } else {
+            let d = if body.contains("id_token=old") {
+                "IdToken expired."
+            } else {
+                "Invalid IdToken."
+            };
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error":"invalid_request","error_description":d})),
+            )
+                .into_response()
+        }
+    }))
+    .await;
+    let c = Client::new(config(&f.base, &f.base)).unwrap();
+    let claims = c.verify_id_token("good", "1234567890").await.unwrap();
+    assert_eq!(claims.sub, "U1234");
+    assert_eq!(claims.aud, "1234567890");
+    assert_eq!(claims.name.as_deref(), Some("国富 花子"));
+    let seen = f.seen();
+    assert_eq!(seen[0].path, "/oauth2/v2.1/verify");
+    assert_eq!(seen[0].header("authorization"), None);
+    assert_eq!(
+        seen[0].header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(seen[0].body, "id_token=good&client_id=1234567890");
+
+    use hiroba_line::{IdTokenError, IdTokenRefusal};
+    match c.verify_id_token("old", "1234567890").await {
+        Err(IdTokenError::Refused {
+            reason,
+            description,
+            meta,
+        }) => {
+            assert_eq!(reason, IdTokenRefusal::Expired);
+            assert_eq!(description, "IdToken expired.");
+            assert_eq!(meta.status, 400);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = c.verify_id_token("forged", "1234567890").await.unwrap_err();
+    assert!(e.is_refused());
+    assert!(
+        !format!("{e:?}").contains("forged"),
+        "the token is never in errors"
+    );
+    // Refusals are not retried.
+    assert_eq!(f.seen().len(), 3);
+}

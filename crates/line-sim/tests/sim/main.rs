@@ -1,6 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The simulator against real HTTP: auth, delivery, retry keys, rate limits, faults,
-//! signed webhooks with redelivery, narrowcast progress and the api-data host (M03, M04, M20).
+//! signed webhooks with redelivery, narrowcast progress and the api-data host (M03, M04, M20);
+//! LIFF and ID tokens, delivery at scale, audiences and insight (issue 6). One test binary.
+
+mod insight;
+mod liff;
+mod scale;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -612,7 +617,7 @@ async fn sim_page_renders_chat_and_sends_webhooks_from_forms() {
         .text()
         .await
         .unwrap();
-    assert!(chat.contains("class=\"emoji\""), "{chat}");
+    assert!(chat.contains("class=\"lp-emoji\""), "{chat}");
     assert!(chat.contains("体育館") && chat.contains("予約する"));
     assert!(chat.contains("クイックリプライ") && chat.contains("はい"));
     assert!(!chat.contains("<script>"), "no inline script");
