@@ -84,7 +84,7 @@ async fn a_simulated_resident_follows_and_staff_see_the_talk_log() {
                 page.goto(&format!("{}/admin/line/friends", app.base))
                     .await
                     .unwrap();
-                page.click_and_wait(&format!("a[href^=\"/admin/line/friends/\"]"))
+                page.click_and_wait("a[href^=\"/admin/line/friends/\"]")
                     .await
                     .unwrap();
                 let log = page.text("ol.talk-log").await.unwrap_or_default();
