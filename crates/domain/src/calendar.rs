@@ -1581,5 +1581,36 @@ mod tests {
                 }
             }
         }
+
+        /// A combination occupies exactly the union of its units, so booking a
+        /// whole court conflicts with everything any of its parts conflicts
+        /// with, and with each part itself (A07, A08).
+        #[test]
+        fn a_whole_conflicts_with_everything_its_parts_conflict_with(
+            combos in proptest::collection::vec(any_unit_set(), 1..6)
+        ) {
+            let room = units(&[1, 2, 3]);
+            let named: Vec<(String, BTreeSet<i64>)> = combos
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("組{i}"), s.clone()))
+                .collect();
+            prop_assume!(validate_combinations(&room, &named).is_empty());
+            let conflicts = |a: &BTreeSet<i64>, b: &BTreeSet<i64>| !a.is_disjoint(b);
+            for whole in &combos {
+                let parts: Vec<&BTreeSet<i64>> =
+                    combos.iter().filter(|p| p.is_subset(whole) && *p != whole).collect();
+                let union: BTreeSet<i64> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+                prop_assert!(union.is_subset(whole));
+                for part in &parts {
+                    prop_assert!(conflicts(whole, part));
+                    for other in &combos {
+                        if conflicts(part, other) {
+                            prop_assert!(conflicts(whole, other));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

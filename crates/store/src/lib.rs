@@ -124,7 +124,11 @@ pub enum StoreError {
     #[error("a record with the same {0} already exists")]
     Duplicate(&'static str),
     #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
+    /// A foreign key refused the change: the row is still referenced (e.g. a
+    /// room with past reservations), or a reference points nowhere.
+    #[error("the record is referenced by other records: {0}")]
+    InUse(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("password hashing failed")]
@@ -138,6 +142,16 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if matches!(&err, sqlx::Error::Database(e) if e.is_foreign_key_violation()) {
+            StoreError::InUse(err)
+        } else {
+            StoreError::Sql(err)
+        }
+    }
+}
 
 /// True when an error is a UNIQUE constraint violation, on either backend.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

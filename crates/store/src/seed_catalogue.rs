@@ -495,17 +495,22 @@ async fn configure(
             };
             catalogue::insert_equipment(tx, f.id, &lighting).await?;
         }
-        if room.name == "メインアリーナ" || room.name.contains("会議室") || room.name == "研修室"
+        // Gyms (アリーナ, サブアリーナ) have air conditioning as well as meeting
+        // rooms; a big hall costs more per hour to cool or heat.
+        if matches!(kind, Kind::Court { .. } | Kind::Hall { .. })
+            || room.name.contains("会議室")
+            || room.name == "研修室"
         {
             let air = EquipmentChange {
                 room_id: Some(room.id),
                 name: format!("{} 冷暖房", room.name),
                 stock: 1,
                 unit_label: "式".into(),
-                fee: if room.name == "メインアリーナ" {
-                    1500
-                } else {
-                    200
+                fee: match kind {
+                    _ if room.name == "メインアリーナ" => 1500,
+                    Kind::Court { .. } => 1000,
+                    Kind::Hall { .. } if room.name.contains("アリーナ") => 700,
+                    _ => 200,
                 },
                 per_hour: true,
                 with_room: true,

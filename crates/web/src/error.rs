@@ -16,6 +16,9 @@ pub enum AppError {
     CsrfRefused,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The change would orphan or contradict other records; nothing was stored.
+    #[error("in use: {0}")]
+    InUse(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -24,6 +27,7 @@ impl From<hiroba_store::StoreError> for AppError {
     fn from(err: hiroba_store::StoreError) -> Self {
         match err {
             hiroba_store::StoreError::NotFound => AppError::NotFound,
+            hiroba_store::StoreError::InUse(e) => AppError::InUse(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -64,6 +68,14 @@ impl IntoResponse for AppError {
             ),
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "送信内容に誤りがあります", message.clone())
+            }
+            AppError::InUse(detail) => {
+                tracing::info!(error = %detail, "change refused by a foreign key");
+                (
+                    StatusCode::CONFLICT,
+                    "ほかの記録で使われているため、この操作はできません",
+                    "予約・利用者・料金などの記録とつながっているため、削除や変更を行いませんでした（何も変更されていません）。使わなくなった場合は、削除する代わりに非公開・休館・受付停止などに切り替えてください。ブラウザの「戻る」で前の画面に戻れます。".to_owned(),
+                )
             }
             AppError::Internal(detail) => {
                 // The detail goes to the operator's log, never to the page.

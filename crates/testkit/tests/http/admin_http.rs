@@ -917,3 +917,38 @@ async fn the_demo_mail_outbox_page_exists_only_in_demo_mode() {
         "needs the system settings permission"
     );
 }
+
+/// An internal failure (here: the database gone) gives the Japanese 500 page,
+/// which says what to do and shows nothing of the cause.
+#[tokio::test]
+async fn internal_errors_show_the_japanese_500_page_without_internals() {
+    for app in spawn_all().await {
+        let label = app.label();
+        let admin = app.login_admin().await;
+        app.db().close().await;
+        let res = admin.get("/admin/reservations").await;
+        assert_eq!(res.status().as_u16(), 500, "{label}");
+        assert_eq!(
+            res.headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff")
+        );
+        let html = res.text().await.unwrap();
+        assert!(html.contains("システムエラーが発生しました"), "{label}");
+        assert!(html.contains("時間をおいてもう一度お試しください"));
+        for leak in [
+            "sqlx",
+            "pool",
+            "Pool",
+            "closed",
+            "database error",
+            "panicked",
+        ] {
+            assert!(!html.contains(leak), "{label}: leaks {leak}");
+        }
+        // The health check tells the operator instead.
+        let health = reqwest::get(app.url("/healthz")).await.unwrap();
+        assert_eq!(health.status().as_u16(), 503, "{label}");
+    }
+}

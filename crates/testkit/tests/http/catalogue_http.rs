@@ -246,7 +246,7 @@ async fn bad_catalogue_input_is_refused_at_the_field() {
             app.label()
         );
 
-        // Combinations that overlap only partly are refused.
+        // A duplicate name, and combinations that overlap only partly, are refused.
         let (a, b) = (units[0].id.to_string(), units[1].id.to_string());
         let res = admin
             .post(
@@ -263,6 +263,51 @@ async fn bad_catalogue_input_is_refused_at_the_field() {
             )
             .await;
         assert_eq!(res.status(), 200);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("「全面」という名前はすでに使われています"),
+            "{}",
+            app.label()
+        );
+        let res = admin
+            .post(
+                &format!("/admin/facilities/{fid}/rooms/{rid}/units"),
+                &[("unit_name", "C面")],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{}", app.label());
+        let c = catalogue::units(app.db(), rid)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.name == "C面")
+            .unwrap()
+            .id
+            .to_string();
+        let res = admin
+            .post(
+                &format!("/admin/facilities/{fid}/rooms/{rid}/combinations"),
+                &[
+                    ("combo_name", "AB面"),
+                    ("combo_0", &a),
+                    ("combo_0", &b),
+                    ("combo_name", "BC面"),
+                    ("combo_1", &b),
+                    ("combo_1", &c),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("「BC面」は「AB面」と一部の面だけが重なっています"),
+            "{}",
+            app.label()
+        );
         assert_eq!(
             catalogue::combinations(app.db(), rid).await.unwrap().len(),
             3,
@@ -643,6 +688,62 @@ async fn a_facility_or_room_with_future_reservations_cannot_be_deleted() {
                 .await
                 .status(),
             303
+        );
+    }
+}
+
+/// Records that other records still point to (past or cancelled reservations,
+/// residents of a category) are never deleted: a Japanese refusal, nothing
+/// changed, instead of an internal error (A03-A18 "deleting ... is refused").
+#[tokio::test]
+async fn deleting_what_history_still_uses_is_refused_in_japanese() {
+    for app in spawn_all().await {
+        let label = app.label();
+        let admin = app.login_admin().await;
+        let (fid, room_id) = arena(&app).await;
+        let combination = catalogue::combinations(app.db(), room_id).await.unwrap()[0].clone();
+        let past = hiroba_web::booking::today() - chrono::Duration::days(30);
+        hiroba_testkit::reserve(app.db(), &combination, past, ("09:00", "12:00")).await;
+        let refused = |path: String| {
+            let admin = &admin;
+            async move {
+                let res = admin.post(&path, &[]).await;
+                assert_eq!(res.status().as_u16(), 409, "{label}: {path}");
+                let html = res.text().await.unwrap();
+                assert!(
+                    html.contains("ほかの記録で使われているため、この操作はできません")
+                        && html.contains("何も変更されていません"),
+                    "{label}: {path}"
+                );
+                assert!(!html.contains("FOREIGN") && !html.contains("foreign"));
+            }
+        };
+        refused(format!("/admin/facilities/{fid}/delete")).await;
+        refused(format!("/admin/facilities/{fid}/rooms/{room_id}/delete")).await;
+        let unit = combination.unit_ids[0];
+        refused(format!(
+            "/admin/facilities/{fid}/rooms/{room_id}/units/{unit}/delete"
+        ))
+        .await;
+        // The demo resident's category.
+        let category = catalogue::categories(app.db()).await.unwrap()[0].id;
+        refused(format!("/admin/categories/{category}/delete")).await;
+        assert!(facilities::get(app.db(), fid).await.unwrap().is_some());
+        assert_eq!(
+            catalogue::units(app.db(), room_id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|u| u.id == unit)
+                .count(),
+            1
+        );
+        assert!(
+            catalogue::categories(app.db())
+                .await
+                .unwrap()
+                .iter()
+                .any(|c| c.id == category)
         );
     }
 }
