@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// LINE settings from the command line (provisioning, benchmarks).
+    Line {
+        #[command(subcommand)]
+        command: LineCommand,
+    },
     /// Check the operation log.
     Audit {
         #[command(subcommand)]
@@ -89,6 +94,27 @@ enum StaffCommand {
         /// A permission to grant (repeatable), e.g. reservations, logs, staff_admin.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum LineCommand {
+    /// Set a channel's credentials: the channel secret and access token are read
+    /// from stdin (two lines: secret, then token) so they never appear in the
+    /// process list or the shell history; other settings are kept unless given.
+    Channel {
+        /// production or test
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        channel_id: Option<String>,
+        /// Messaging API host, e.g. https://api.line.me
+        #[arg(long)]
+        api_base: Option<String>,
+        #[arg(long)]
+        api_data_base: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -243,6 +269,89 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let config = db.config()?;
             let db = open(&config, false).await?;
             create_staff(&db, &login, &name, admin, &permissions).await
+        }
+        Command::Line {
+            command:
+                LineCommand::Channel {
+                    channel,
+                    channel_id,
+                    api_base,
+                    api_data_base,
+                    db,
+                },
+        } => {
+            let config = db.config()?;
+            let kind = Channel::parse(&channel).ok_or_else(|| {
+                Failure::Config(format!(
+                    "設定エラー (--channel): '{channel}' ではなく production か test を指定してください"
+                ))
+            })?;
+            let db = open(&config, false).await?;
+            let secrets = open_secrets(&config, &db).await?;
+            let mut lines = std::io::stdin().lock().lines();
+            let mut next = || -> Result<String, Failure> {
+                Ok(lines
+                    .next()
+                    .transpose()
+                    .map_err(|e| Failure::Runtime(e.to_string()))?
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned())
+            };
+            let secret = next()?;
+            let token = next()?;
+            let before = hiroba_store::line::load_channel(&db, &secrets, kind)
+                .await?
+                .unwrap_or_else(|| ChannelSettings::unconfigured(kind));
+            let after = ChannelSettings {
+                channel_id: channel_id.unwrap_or(before.channel_id.clone()),
+                channel_secret: if secret.is_empty() {
+                    before.channel_secret.clone()
+                } else {
+                    secret
+                },
+                access_token: if token.is_empty() {
+                    before.access_token.clone()
+                } else {
+                    token
+                },
+                api_base: api_base.unwrap_or(before.api_base.clone()),
+                api_data_base: api_data_base.unwrap_or(before.api_data_base.clone()),
+                ..before.clone()
+            };
+            let mut tx = db.begin().await?;
+            hiroba_store::line::save_channel(&mut tx, &secrets, &after).await?;
+            audit::append(
+                &mut tx,
+                &audit::NewEntry {
+                    staff_id: None,
+                    staff_login: "(command)".into(),
+                    ip: "local".into(),
+                    action: "line.channel_update".into(),
+                    object: format!("line:{kind}"),
+                    summary: format!(
+                        "コマンドで設定: シークレット {}; アクセストークン {}; API {}",
+                        if after.channel_secret == before.channel_secret {
+                            "変更なし"
+                        } else {
+                            "変更"
+                        },
+                        if after.access_token == before.access_token {
+                            "変更なし"
+                        } else {
+                            "変更"
+                        },
+                        after.api_base
+                    ),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "{}アカウントの接続設定を保存しました ({kind})",
+                kind.label_ja()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
             command: AuditCommand::Verify { db },

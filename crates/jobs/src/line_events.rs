@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hiroba_line::webhook::MessageContent;
 use hiroba_line::{Event, EventKind};
-use hiroba_store::line::{self, Direction, NewTalk, StoredEvent};
+use hiroba_store::line::{self, Channel, Direction, NewTalk, StoredEvent};
 use hiroba_store::{Db, SecretBox, StoreError};
 
 use crate::line_api;
@@ -58,6 +58,7 @@ fn event_time(event: &Event, fallback: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// What one event does to friends and the talk log.
+#[derive(Clone)]
 enum Action {
     Follow { unblocked: bool },
     Unfollow,
@@ -83,26 +84,43 @@ fn action_of(event: &Event) -> Action {
     }
 }
 
-async fn apply(
+/// An event read and, for a follow, its profile fetched: everything the
+/// network gives, before any transaction is opened.
+#[derive(Clone)]
+struct Prepared {
+    id: i64,
+    channel: Channel,
+    user: String,
+    at: DateTime<Utc>,
+    action: Action,
+    profile: Option<hiroba_line::request::Profile>,
+}
+
+async fn prepare(
     db: &Db,
     clients: &ChannelClients,
     stored: &StoredEvent,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Prepared {
     let event = serde_json::from_str(&stored.raw)
         .map_err(|e| e.to_string())
         .and_then(|raw| Event::from_value(raw).map_err(|e| e.to_string()));
+    let channel = stored.channel;
     let event = match event {
         Ok(event) => event,
         Err(error) => {
             // The webhook parsed it before storing; nothing to do but record it.
             tracing::warn!(event_id = stored.id, %error, "stored LINE event unreadable");
-            let mut tx = db.begin().await?;
-            line::mark_processed(&mut tx, stored.id, now).await?;
-            return tx.commit().await;
+            return Prepared {
+                id: stored.id,
+                channel,
+                user: String::new(),
+                at: now,
+                action: Action::Nothing,
+                profile: None,
+            };
         }
     };
-    let channel = stored.channel;
     let at = event_time(&event, now);
     let user = event.user_id().map(str::to_owned);
     let action = match user {
@@ -110,40 +128,55 @@ async fn apply(
         None => Action::Nothing,
     };
     let user = user.unwrap_or_default();
-    // The profile call happens before the transaction: no lock held over the network.
-    let profile = match action {
-        Action::Follow { .. } => match clients.get(channel) {
-            Some(client) => {
-                let started = std::time::Instant::now();
-                let result = client.get_profile(&user).await;
-                line_api::log_call(
-                    db,
-                    channel,
-                    "GET /v2/bot/profile/{userId}",
-                    "友だち追加時のプロフィール取得",
-                    &result,
-                    started,
-                )
-                .await;
-                match result {
-                    Ok(res) => Some(res.data),
-                    Err(e) => {
-                        tracing::warn!(%channel, error = %e, "LINE profile unavailable");
-                        None
-                    }
+    let profile = match (&action, clients.get(channel)) {
+        (Action::Follow { .. }, Some(client)) => {
+            let started = std::time::Instant::now();
+            let result = client.get_profile(&user).await;
+            line_api::log_call(
+                db,
+                channel,
+                "GET /v2/bot/profile/{userId}",
+                "友だち追加時のプロフィール取得",
+                &result,
+                started,
+            )
+            .await;
+            match result {
+                Ok(res) => Some(res.data),
+                Err(e) => {
+                    tracing::warn!(%channel, error = %e, "LINE profile unavailable");
+                    None
                 }
             }
-            None => None,
-        },
+        }
         _ => None,
     };
-    let mut tx = db.begin().await?;
-    let (kind, text) = match action {
+    Prepared {
+        id: stored.id,
+        channel,
+        user,
+        at,
+        action,
+        profile,
+    }
+}
+
+/// Applies one prepared event and marks it processed, inside the caller's
+/// transaction.
+async fn write(
+    tx: &mut hiroba_store::Tx,
+    p: Prepared,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (channel, user, at) = (p.channel, p.user, p.at);
+    let (kind, text) = match p.action {
         Action::Follow { unblocked } => {
-            let (name, picture) = profile
+            let (name, picture) = p
+                .profile
                 .map(|p| (p.display_name, p.picture_url.unwrap_or_default()))
                 .unwrap_or_default();
-            line::upsert_follow(&mut tx, channel, &user, &name, &picture, at).await?;
+            line::upsert_follow(tx, channel, &user, &name, &picture, at).await?;
             let text = if unblocked {
                 "ブロック解除"
             } else {
@@ -152,7 +185,7 @@ async fn apply(
             ("follow", text.to_owned())
         }
         Action::Unfollow => {
-            line::mark_blocked(&mut tx, channel, &user, at).await?;
+            line::mark_blocked(tx, channel, &user, at).await?;
             ("unfollow", "ブロック".to_owned())
         }
         Action::Talk { kind, text } => (kind, text),
@@ -160,38 +193,71 @@ async fn apply(
     };
     if !kind.is_empty() {
         line::append_talk(
-            &mut tx,
+            tx,
             &NewTalk {
                 channel,
                 user_id: &user,
                 direction: Direction::In,
                 kind,
                 text: &text,
-                raw: &stored.raw,
+                raw,
                 at,
             },
         )
         .await?;
     }
-    line::mark_processed(&mut tx, stored.id, now).await?;
-    tx.commit().await
+    line::mark_processed(tx, p.id, now).await
 }
 
-/// Processes every pending event, oldest first, and returns how many were done.
-/// A storage error on one event is recorded on it (retried later); only an error
-/// claiming events ends the run early.
+/// Events claimed and applied together: one transaction for up to this many
+/// (a burst of webhooks must not cost one commit per event on SQLite).
+pub const BATCH: i64 = 100;
+
+/// Processes every pending event, oldest first, in batches, and returns how
+/// many were done. A batch is applied in one transaction; if that fails, its
+/// events are applied one by one so a single bad event only fails itself (it
+/// is recorded and retried later). Only an error claiming events ends the run.
 pub async fn process_pending(
     db: &Db,
     clients: &ChannelClients,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut done = 0;
-    while let Some(stored) = line::claim_event(db, now, lease()).await? {
-        match apply(db, clients, &stored, now).await {
-            Ok(()) => done += 1,
-            Err(e) => {
-                tracing::warn!(event_id = stored.id, error = %e, "LINE event not processed; will retry");
-                line::mark_event_failed(db, stored.id, now, retry_after(), &e.to_string()).await?;
+    loop {
+        let claimed = line::claim_events(db, now, lease(), BATCH).await?;
+        if claimed.is_empty() {
+            break;
+        }
+        let mut prepared = Vec::with_capacity(claimed.len());
+        for stored in &claimed {
+            prepared.push(prepare(db, clients, stored, now).await);
+        }
+        let together = async {
+            let mut tx = db.begin().await?;
+            for (p, stored) in prepared.iter().zip(&claimed) {
+                write(&mut tx, p.clone(), &stored.raw, now).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if together.is_ok() {
+            done += claimed.len();
+            continue;
+        }
+        for (p, stored) in prepared.into_iter().zip(&claimed) {
+            let alone = async {
+                let mut tx = db.begin().await?;
+                write(&mut tx, p, &stored.raw, now).await?;
+                tx.commit().await
+            }
+            .await;
+            match alone {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    tracing::warn!(event_id = stored.id, error = %e, "LINE event not processed; will retry");
+                    line::mark_event_failed(db, stored.id, now, retry_after(), &e.to_string())
+                        .await?;
+                }
             }
         }
     }

@@ -68,6 +68,27 @@ impl Conn {
         self.send(Method::POST, path, Some(body)).await
     }
 
+    /// POSTs a JSON body with extra headers (the LINE webhook's signature).
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(HOST, self.target.host.as_str())
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| format!("request: {e}"))?;
+        self.exchange(request).await
+    }
+
     /// A cookie the server set (e.g. the session), for scenarios that need it.
     #[allow(dead_code)]
     pub fn cookie(&self, name: &str) -> Option<&str> {
@@ -98,6 +119,10 @@ impl Conn {
         let request = builder
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| format!("request: {e}"))?;
+        self.exchange(request).await
+    }
+
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<Reply, String> {
         let sender = self.sender().await?;
         sender
             .ready()

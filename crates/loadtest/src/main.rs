@@ -12,10 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::conn::Conn;
-use crate::scenario::{BookingConfirm, MonthView, Scenario};
+use crate::scenario::{BookingConfirm, MonthView, Scenario, Webhook};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +37,19 @@ enum Command {
         /// Path and query of the page, e.g. /facilities/1/rooms/1?month=2026-03
         #[arg(long)]
         path: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// LINE webhook ingest: signed POSTs of message events (expects 200).
+    Webhook {
+        /// File holding the channel secret (one line), as set with `hiroba line channel`.
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Events per request (1 to 100).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value = "production")]
+        channel: String,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -70,6 +85,12 @@ struct RunArgs {
     /// Stop after this many measured requests in all, even before the duration ends.
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
+    /// Offered load in requests per second over all connections (open loop:
+    /// each request starts on schedule and its latency counts from then, so a
+    /// slow answer cannot hide the queueing it causes). Unset: each connection
+    /// sends its next request as soon as the last one is answered.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Fail (exit 1) below this throughput.
     #[arg(long)]
     min_rps: Option<f64>,
@@ -151,11 +172,19 @@ async fn run<S: Scenario>(scenario: S, args: RunArgs) -> Result<ExitCode, String
     let scenario = Arc::new(scenario);
     println!("{}", scenario.describe());
     println!(
-        "target {} · {connections} connections · warm-up {:.1} s · measuring {:.1} s",
+        "target {} · {connections} connections · warm-up {:.1} s · measuring {:.1} s{}",
         target.addr,
         args.warmup.as_secs_f64(),
-        args.duration.as_secs_f64()
+        args.duration.as_secs_f64(),
+        args.rate
+            .map(|r| format!(" · offered {r:.0} req/s"))
+            .unwrap_or_default()
     );
+    // Open loop: connection `w` sends at start offset + k × interval.
+    let interval = args
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(connections as f64 / r));
 
     let start = Instant::now() + Duration::from_millis(200) + args.warmup;
     let deadline = start + args.duration;
@@ -181,8 +210,17 @@ async fn run<S: Scenario>(scenario: S, args: RunArgs) -> Result<ExitCode, String
                 }
             };
             let mut iteration = 0u64;
+            let first = Instant::now();
+            let offset = interval.map(|i| i.mul_f64(worker as f64 / connections as f64));
             loop {
-                let began = Instant::now();
+                let began = match (interval, offset) {
+                    (Some(interval), Some(offset)) => {
+                        let due = first + offset + interval.saturating_mul(iteration as u32);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    _ => Instant::now(),
+                };
                 if began >= deadline {
                     break;
                 }
@@ -246,6 +284,10 @@ async fn run<S: Scenario>(scenario: S, args: RunArgs) -> Result<ExitCode, String
         latencies.len()
     );
     println!("throughput {rps:.0} req/s");
+    let per = scenario.events_per_request();
+    if per > 1 {
+        println!("events {:.0}/s ({per} per request)", rps * per as f64);
+    }
     println!(
         "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
         percentile(&latencies, 50.0),
@@ -288,6 +330,34 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::MonthView { path, run: args } => run(MonthView { path }, args).await,
+            Command::Webhook {
+                secret_file,
+                batch,
+                channel,
+                run: args,
+            } => {
+                let secret = std::fs::read_to_string(&secret_file)
+                    .map_err(|e| format!("{}: {e}", secret_file.display()))?;
+                if !(1..=100).contains(&batch) {
+                    return Err("--batch: LINE sends 1 to 100 events per request".into());
+                }
+                let run_id = format!(
+                    "{:08x}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() & 0xffff_ffff)
+                );
+                run(
+                    Webhook {
+                        path: format!("/line/webhook/{channel}"),
+                        channel_secret: secret.trim().to_owned(),
+                        batch,
+                        run_id,
+                    },
+                    args,
+                )
+                .await
+            }
             Command::BookingConfirm {
                 email,
                 password,

@@ -24,6 +24,11 @@ pub trait Scenario: Send + Sync + 'static {
         worker: usize,
     ) -> impl Future<Output = Result<Self::State, String>> + Send;
 
+    /// Items each request carries (webhook events), for an items/s figure.
+    fn events_per_request(&self) -> usize {
+        1
+    }
+
     /// One measured request (or short sequence); an `Err` counts as a failure.
     fn step(
         &self,
@@ -200,5 +205,81 @@ impl Scenario for BookingConfirm {
         } else {
             Err("/book/confirm did not show the confirmation page".into())
         }
+    }
+}
+
+/// LINE's webhook (issue 5, M20): POSTs of `batch` text-message events with
+/// unique `webhookEventId`s, signed like LINE signs them (base64 HMAC-SHA256
+/// of the body with the channel secret). Expects 200: stored durably.
+pub struct Webhook {
+    /// `/line/webhook/production` or `/line/webhook/test`.
+    pub path: String,
+    pub channel_secret: String,
+    /// Events per request (LINE sends 1 to 100).
+    pub batch: usize,
+    /// Distinguishes runs so event ids never repeat across runs.
+    pub run_id: String,
+}
+
+impl Webhook {
+    fn body(&self, worker: usize, iteration: u64) -> Vec<u8> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let events: Vec<String> = (0..self.batch)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"message","mode":"active","timestamp":{now_ms},"source":{{"type":"user","userId":"U{worker:08x}{i:024x}"}},"webhookEventId":"{run}{worker:04x}{iteration:012x}{i:03x}","deliveryContext":{{"isRedelivery":false}},"replyToken":"{iteration:032x}","message":{{"id":"{iteration}","type":"text","text":"体育館の空きを教えてください","quoteToken":"q"}}}}"#,
+                    run = self.run_id,
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"destination":"U00000000000000000000000000000000","events":[{}]}}"#,
+            events.join(",")
+        )
+        .into_bytes()
+    }
+
+    fn sign(&self, body: &[u8]) -> Result<String, String> {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.channel_secret.as_bytes())
+            .map_err(|e| format!("secret: {e}"))?;
+        mac.update(body);
+        Ok(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl Scenario for Webhook {
+    type State = usize;
+
+    fn describe(&self) -> String {
+        format!(
+            "webhook: POST {} with {} event(s) per request, signed",
+            self.path, self.batch
+        )
+    }
+
+    fn events_per_request(&self) -> usize {
+        self.batch
+    }
+
+    async fn prepare(&self, _conn: &mut Conn, worker: usize) -> Result<usize, String> {
+        Ok(worker)
+    }
+
+    async fn step(
+        &self,
+        conn: &mut Conn,
+        worker: &mut usize,
+        iteration: u64,
+    ) -> Result<(), String> {
+        let body = self.body(*worker, iteration);
+        let signature = self.sign(&body)?;
+        let reply = conn
+            .post_json(&self.path, &[("x-line-signature", signature)], body)
+            .await?;
+        expect(reply.status, StatusCode::OK, &self.path)
     }
 }

@@ -248,23 +248,44 @@ pub struct NewEvent {
 
 /// Stores events inside the caller's transaction and returns how many were new;
 /// an event whose `webhookEventId` is already stored (a redelivery) is skipped.
+/// Rows go in multi-row statements: a burst of webhooks costs a few statements,
+/// not one per event.
 pub async fn insert_events(tx: &mut Tx, channel: Channel, events: &[NewEvent]) -> Result<u64> {
+    const ROWS: usize = 100;
     let now = micros(Utc::now());
     let mut inserted = 0;
-    for event in events {
-        inserted += on_tx!(&mut *tx, conn => sqlx::query(
+    for chunk in events.chunks(ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 5;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${})",
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO line_webhook_events \
              (channel, webhook_event_id, event_type, user_id, raw, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (webhook_event_id) DO NOTHING"
-        )
-        .bind(channel.as_str())
-        .bind(&event.webhook_event_id)
-        .bind(&event.event_type)
-        .bind(&event.user_id)
-        .bind(&event.raw)
-        .bind(now)
-        .execute(conn)
-        .await.map(|r| r.rows_affected()))?;
+             VALUES {} ON CONFLICT (webhook_event_id) DO NOTHING",
+            values.join(", ")
+        );
+        inserted += on_tx!(&mut *tx, conn => {
+            let mut query = sqlx::query(&sql).bind(channel.as_str());
+            for event in chunk {
+                query = query
+                    .bind(&event.webhook_event_id)
+                    .bind(&event.event_type)
+                    .bind(&event.user_id)
+                    .bind(&event.raw)
+                    .bind(now);
+            }
+            query.execute(conn).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(inserted)
 }
@@ -331,6 +352,34 @@ pub async fn claim_event(
         }
     }
     Ok(None)
+}
+
+/// Claims up to `limit` pending events, oldest first, for `lease` (counting
+/// an attempt each). Safe with several workers: the outer condition is checked
+/// again on each row as it is updated, so a row another worker just claimed
+/// is skipped.
+pub async fn claim_events(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    let now = micros(now);
+    let until = micros(now + lease);
+    let sql = format!(
+        "UPDATE line_webhook_events SET locked_until = $3, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM line_webhook_events WHERE {PENDING} ORDER BY id LIMIT $4) \
+         AND {PENDING} RETURNING {EVENT_COLUMNS}"
+    );
+    let mut claimed: Vec<StoredEvent> = on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(now)
+        .bind(MAX_EVENT_ATTEMPTS)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+    claimed.sort_by_key(|e| e.id);
+    Ok(claimed)
 }
 
 /// Marks a claimed event processed (inside the transaction that applied it).
@@ -441,7 +490,8 @@ pub async fn upsert_follow(
                         picture_url = CASE WHEN $5 = '' THEN picture_url ELSE $5 END";
     let reactivated: Option<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(&format!(
         "UPDATE line_friends SET status = 'friend', followed_at = $3, blocked_at = NULL, {NAME} \
-         WHERE channel = $1 AND user_id = $2 AND status <> 'friend' RETURNING id"
+         WHERE channel = $1 AND user_id = $2 AND status <> 'friend' \
+         AND (blocked_at IS NULL OR blocked_at <= $3) RETURNING id"
     ))
     .bind(channel.as_str())
     .bind(user_id)
@@ -497,7 +547,8 @@ pub async fn mark_blocked(
 ) -> Result<i64> {
     let changed: Option<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "UPDATE line_friends SET status = 'blocked', blocked_at = $3 \
-         WHERE channel = $1 AND user_id = $2 AND status <> 'blocked' RETURNING id"
+         WHERE channel = $1 AND user_id = $2 AND status <> 'blocked' \
+         AND (followed_at IS NULL OR followed_at <= $3) RETURNING id"
     )
     .bind(channel.as_str())
     .bind(user_id)

@@ -12,6 +12,7 @@ pub mod booking;
 mod csrf;
 mod error;
 mod form;
+mod line_ingest;
 pub mod line_webhook;
 mod public;
 mod resident;
@@ -67,6 +68,7 @@ struct Inner {
     csrf_key: [u8; 32],
     views: view_cache::ViewCache,
     secrets: hiroba_store::SecretBox,
+    ingest: line_ingest::Ingest,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
         secrets: hiroba_store::SecretBox,
     ) -> Result<Self, hiroba_store::StoreError> {
         let csrf_key = csrf::load_key(&db).await?;
+        let ingest = line_ingest::Ingest::spawn(db.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -84,6 +87,7 @@ impl AppState {
                 csrf_key,
                 views: view_cache::ViewCache::default(),
                 secrets,
+                ingest,
             }),
         })
     }
@@ -104,6 +108,11 @@ impl AppState {
     /// Seals and opens stored credentials (LINE channel secrets and tokens).
     pub fn secrets(&self) -> &hiroba_store::SecretBox {
         &self.inner.secrets
+    }
+
+    /// The LINE webhook's group-commit writer and secret cache.
+    pub(crate) fn ingest(&self) -> &line_ingest::Ingest {
+        &self.inner.ingest
     }
 
     pub(crate) fn csrf_key(&self) -> &[u8; 32] {

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hiroba_line::{CallbackRequest, signature};
-use hiroba_store::line::{self, Channel, NewEvent};
+use hiroba_store::line::{Channel, NewEvent};
 
 use crate::AppState;
 
@@ -43,14 +43,17 @@ async fn receive(
     let Some(channel) = Channel::parse(&channel) else {
         return answer(StatusCode::NOT_FOUND, "unknown channel");
     };
-    let settings = match line::load_channel(state.db(), state.secrets(), channel).await {
-        Ok(settings) => settings,
+    let secret = match state
+        .ingest()
+        .channel_secret(state.db(), state.secrets(), channel)
+        .await
+    {
+        Ok(secret) => secret,
         Err(e) => {
             tracing::error!(error = %e, %channel, "LINE channel settings unreadable");
             return answer(StatusCode::INTERNAL_SERVER_ERROR, "storage error");
         }
     };
-    let secret = settings.map(|s| s.channel_secret).filter(|s| !s.is_empty());
     let signed = headers
         .get("x-line-signature")
         .and_then(|v| v.to_str().ok())
@@ -77,16 +80,10 @@ async fn receive(
         // LINE's connection check sends no events.
         return answer(StatusCode::OK, "ok");
     }
-    let stored = async {
-        let mut tx = state.db().begin().await?;
-        let inserted = line::insert_events(&mut tx, channel, &events).await?;
-        tx.commit().await?;
-        Ok::<_, hiroba_store::StoreError>(inserted)
-    }
-    .await;
-    match stored {
+    let received = events.len();
+    match state.ingest().store(channel, events).await {
         Ok(inserted) => {
-            tracing::debug!(%channel, received = events.len(), inserted, "LINE webhook stored");
+            tracing::debug!(%channel, received, inserted, "LINE webhook stored");
             answer(StatusCode::OK, "ok")
         }
         Err(e) => {

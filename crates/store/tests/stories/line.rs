@@ -469,3 +469,82 @@ async fn talk_search_and_api_call_log() {
         );
     }
 }
+
+#[tokio::test]
+async fn events_are_claimed_in_batches_and_late_events_do_not_undo_newer_ones() {
+    for t in backends().await {
+        let db = &t.db;
+        let label = t.label();
+        let events: Vec<NewEvent> = (0..250)
+            .map(|i| event(&format!("ev{i:04}"), "message", "U1"))
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(
+            line::insert_events(&mut tx, Channel::Production, &events)
+                .await
+                .unwrap(),
+            250,
+            "{label}"
+        );
+        // A redelivered batch (multi-row insert) stores nothing new.
+        assert_eq!(
+            line::insert_events(&mut tx, Channel::Production, &events[..120])
+                .await
+                .unwrap(),
+            0
+        );
+        tx.commit().await.unwrap();
+        let now = Utc::now();
+        let first = line::claim_events(db, now, Duration::minutes(2), 100)
+            .await
+            .unwrap();
+        let second = line::claim_events(db, now, Duration::minutes(2), 100)
+            .await
+            .unwrap();
+        let third = line::claim_events(db, now, Duration::minutes(2), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.len(), second.len(), third.len()),
+            (100, 100, 50),
+            "{label}"
+        );
+        assert!(first.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+        assert!(first.last().unwrap().id < second[0].id);
+        assert!(
+            line::claim_events(db, now, Duration::minutes(2), 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}: every event is leased"
+        );
+
+        // An unfollow at 10:00 processed before a follow from 9:00: the friend
+        // stays blocked (events may be applied out of order by two workers).
+        let ch = Channel::Production;
+        let mut tx = db.begin().await.unwrap();
+        line::upsert_follow(&mut tx, ch, "U7", "七", "", jst(2025, 4, 1, 8))
+            .await
+            .unwrap();
+        line::mark_blocked(&mut tx, ch, "U7", jst(2025, 4, 1, 10))
+            .await
+            .unwrap();
+        line::upsert_follow(&mut tx, ch, "U7", "", "", jst(2025, 4, 1, 9))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let f = line::friend_by_user(db, ch, "U7").await.unwrap().unwrap();
+        assert_eq!(f.status, FriendStatus::Blocked, "{label}");
+        // And a late unfollow does not block a friend who followed again later.
+        let mut tx = db.begin().await.unwrap();
+        line::upsert_follow(&mut tx, ch, "U7", "", "", jst(2025, 4, 1, 12))
+            .await
+            .unwrap();
+        line::mark_blocked(&mut tx, ch, "U7", jst(2025, 4, 1, 11))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let f = line::friend_by_user(db, ch, "U7").await.unwrap().unwrap();
+        assert_eq!(f.status, FriendStatus::Friend, "{label}");
+    }
+}

@@ -324,6 +324,7 @@ pub async fn save(
         summary,
     )
     .await?;
+    state.ingest().forget_secrets();
     Ok(Redirect::to(&format!("/admin/line/channels/{channel}?done=saved")).into_response())
 }
 
