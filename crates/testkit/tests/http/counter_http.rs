@@ -212,11 +212,7 @@ async fn override_needs_its_permission_and_a_reason() {
         let db = app.db();
         let a = arena(db).await;
         // Beyond every category's booking window.
-        let far = open_days(db, a.room, today() + Duration::days(70)).await;
-        let (date, slots) = far
-            .into_iter()
-            .find(|(d, _)| *d > today() + Duration::days(75))
-            .unwrap();
+        let (date, slots) = hiroba_testkit::beyond_window(db, a.facility, a.room).await;
         let slot = slot_key(&slots[0]);
         let combo = a.half_b.id.to_string();
         let d = date.to_string();
