@@ -13,7 +13,7 @@ use hiroba_domain::time_of_day::TimeRange;
 use hiroba_domain::validation::FieldErrors;
 
 use crate::catalogue::{self, Combination, Equipment, FacilityCategory, Terms};
-use crate::facilities::{self, Facility, Room};
+use crate::facilities::{self, Facility, Room, Visibility};
 use crate::reservations::NewReservation;
 use crate::{Db, Result, catalogue_domain, reservations};
 
@@ -170,6 +170,9 @@ pub struct Prepared {
 pub enum Refusal {
     /// The combination or date does not exist (a tampered or outdated link).
     NotFound,
+    /// The room is not booked online (A09: "availability only" or private);
+    /// the message says whom to ask instead.
+    CounterOnly(String),
     Invalid(FieldErrors),
 }
 
@@ -189,6 +192,14 @@ pub async fn prepare(
     else {
         return Ok(Err(Refusal::NotFound));
     };
+    // A09: residents book only public rooms. The form already hides the
+    // others, but the rule belongs here, where every request passes.
+    if input.counter.is_none() && place.room.visibility() != Visibility::Public {
+        return Ok(Err(Refusal::CounterOnly(format!(
+            "この室場はインターネットからは予約できません。{}（電話 {}）にお問い合わせください。",
+            place.facility.name, place.facility.phone
+        ))));
+    }
     let mut errors = FieldErrors::new();
     let override_rules = input.counter.as_ref().is_some_and(|c| c.override_rules);
 

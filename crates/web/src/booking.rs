@@ -473,6 +473,7 @@ async fn check(
             form_page(state, token, resident, form.clone(), errors).await?
         )),
         Err(Refusal::NotFound) => Err(AppError::NotFound),
+        Err(Refusal::CounterOnly(why)) => Err(AppError::Refused(why)),
         Err(Refusal::Invalid(found)) => {
             for (field, message) in found.iter() {
                 if errors.get(field).is_none() {

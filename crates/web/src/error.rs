@@ -16,6 +16,10 @@ pub enum AppError {
     CsrfRefused,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A request the rules refuse as a whole (not a field to correct); the
+    /// message says what to do instead.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -65,6 +69,11 @@ impl IntoResponse for AppError {
             AppError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "送信内容に誤りがあります", message.clone())
             }
+            AppError::Refused(message) => (
+                StatusCode::FORBIDDEN,
+                "この手続きはできません",
+                message.clone(),
+            ),
             AppError::Internal(detail) => {
                 // The detail goes to the operator's log, never to the page.
                 tracing::error!(error = %detail, "internal error");

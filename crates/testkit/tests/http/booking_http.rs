@@ -456,3 +456,106 @@ async fn residents_sign_in_by_number_and_the_monthly_limit_holds() {
         );
     }
 }
+
+/// A09: a resident's booking of a room that is "availability only" or
+/// private is refused by the booking checks themselves, even when posted
+/// straight to the confirm and complete steps; the counter still books it.
+#[tokio::test]
+async fn rooms_not_public_are_refused_to_residents_even_when_posted_directly() {
+    use hiroba_store::facilities::{self, RoomChange, Visibility};
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, me_id) = app
+            .resident("mieru@example.jp", "国富 見", a.category)
+            .await;
+        let room = facilities::room(db, a.room).await.unwrap().unwrap();
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(10)).await[0].clone();
+        let slot = slot_key(&slots[0]);
+        let (combo, d, terms) = (
+            a.half_a.id.to_string(),
+            date.to_string(),
+            a.terms_version.to_string(),
+        );
+        for visibility in [Visibility::Availability, Visibility::Private] {
+            let mut tx = db.begin().await.unwrap();
+            facilities::update_room(
+                &mut tx,
+                room.id,
+                &RoomChange {
+                    name: room.name.clone(),
+                    description: room.description.clone(),
+                    capacity: room.capacity,
+                    visibility,
+                    min_minutes: room.min_minutes,
+                },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            for step in ["/book/confirm", "/book/complete"] {
+                let res = me
+                    .post(
+                        step,
+                        &[
+                            ("combination", &combo),
+                            ("date", &d),
+                            ("slot", &slot),
+                            ("purpose", &a.purpose),
+                            ("people", "5"),
+                            ("terms", &terms),
+                            ("total", "1440"),
+                        ],
+                    )
+                    .await;
+                assert_eq!(res.status(), 403, "{}: {visibility:?} {step}", app.label());
+                let page = res.text().await.unwrap();
+                assert!(
+                    page.contains("インターネットからは予約できません") && page.contains(&a.phone),
+                    "{}: {visibility:?} {step}: the reason and whom to ask",
+                    app.label()
+                );
+            }
+        }
+        assert_eq!(
+            count_reservations(db).await,
+            0,
+            "{}: nothing stored",
+            app.label()
+        );
+        assert!(
+            reservations::for_resident(db, me_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Staff may book any room in their scope at the counter, private ones too.
+        let admin = app.login_admin().await;
+        let cat = a.category.to_string();
+        let res = admin
+            .post(
+                "/admin/reservations/new",
+                &[
+                    ("combination", &combo),
+                    ("date", &d),
+                    ("slot", &slot),
+                    ("purpose", &a.purpose),
+                    ("people", "5"),
+                    ("applicant_kind", "walkin"),
+                    ("walkin_name", "窓口 次郎"),
+                    ("walkin_phone", "0985-75-0001"),
+                    ("walkin_category", &cat),
+                    ("action", "book"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "{}: counter books a private room",
+            app.label()
+        );
+        assert_eq!(count_reservations(db).await, 1);
+    }
+}

@@ -633,6 +633,11 @@ pub async fn create(
     let prepared = match booking::prepare(db, &input, today()).await? {
         Ok(p) => p,
         Err(Refusal::NotFound) => return Err(AppError::NotFound),
+        // Only residents are bound to public rooms; kept for completeness.
+        Err(Refusal::CounterOnly(why)) => {
+            errors.add("slots", why);
+            return counter_page(&state, &me, form, who, errors, None).await;
+        }
         Err(Refusal::Invalid(found)) => {
             for (field, message) in found.iter() {
                 if errors.get(field).is_none() {
