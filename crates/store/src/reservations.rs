@@ -340,13 +340,27 @@ pub struct ReservationView {
     pub category_name: String,
     pub change_days_before: i64,
     pub resident_may_change: bool,
+    pub cancel_days_before: i64,
+    pub resident_may_cancel: bool,
+}
+
+impl ReservationView {
+    /// The facility's change and cancellation deadlines (A21).
+    pub fn deadlines(&self) -> hiroba_domain::booking_rules::Deadlines {
+        crate::facilities::deadlines(
+            self.change_days_before,
+            self.resident_may_change,
+            self.cancel_days_before,
+            self.resident_may_cancel,
+        )
+    }
 }
 
 const SELECT_VIEW: &str = "SELECT r.id, r.reference, r.facility_id, r.room_id, r.combination_id, r.use_date, r.start_min, r.end_min, \
      r.resident_id, r.applicant_name, r.applicant_phone, r.category_id, r.purpose, r.activity, r.people, r.fee_total, r.status, \
      r.payment_status, r.receipt_no, r.created_at, r.cancelled_at, r.cancel_reason, \
      f.name AS facility_name, f.phone AS facility_phone, m.name AS room_name, c.name AS combination_name, \
-     k.name AS category_name, f.change_days_before, f.resident_may_change \
+     k.name AS category_name, f.change_days_before, f.resident_may_change, f.cancel_days_before, f.resident_may_cancel \
      FROM reservations r JOIN facilities f ON f.id = r.facility_id JOIN rooms m ON m.id = r.room_id \
      JOIN combinations c ON c.id = r.combination_id JOIN user_categories k ON k.id = r.category_id";
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use hiroba_domain::booking::cells;
-use hiroba_domain::booking_rules::ChangeDeadline;
+use hiroba_domain::booking_rules::Deadline;
 use hiroba_domain::calendar::{DayStatus, SlotState};
 use hiroba_domain::datetime::{JST, format_date};
 use hiroba_domain::fees::{QuoteItem, format_yen};
@@ -343,11 +343,9 @@ pub fn url_encode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn deadline_of(place: &Place) -> ChangeDeadline {
-    ChangeDeadline {
-        days_before: u32::try_from(place.facility.change_days_before).unwrap_or(0),
-        resident_may_change: place.facility.resident_may_change,
-    }
+/// "変更: 利用日の3日前まで（…）／取消: 利用日の1日前まで（…）".
+fn deadline_of(place: &Place) -> String {
+    place.facility.deadlines().label()
 }
 
 async fn form_page(
@@ -510,7 +508,7 @@ fn confirm_page(layout: Layout, form: BookingForm, p: &Prepared) -> Result<Respo
             .collect(),
         items: p.quote.items.clone(),
         total: p.quote.total,
-        deadline: deadline_of(&p.place).label(),
+        deadline: deadline_of(&p.place),
     })
 }
 
@@ -626,7 +624,7 @@ fn completion_mail(
         state.config().public_url.trim_end_matches('/')
     );
     format!(
-        "{} 様\n\n次の内容で施設の予約を受け付けました。\n\n予約番号: {reference}\n施設: {} {}（{}）\n利用日: {}\n時間: {time}\n利用目的: {}\n利用人数: {}人\n備品・附属設備: {equipment}\n\n使用料:\n{fee}  合計 {}\n\n変更・取消: {}\n予約の確認・取消はこちら: {link}\n施設へのお問い合わせ: {} {}\n\n{}\n",
+        "{} 様\n\n次の内容で施設の予約を受け付けました。\n\n予約番号: {reference}\n施設: {} {}（{}）\n利用日: {}\n時間: {time}\n利用目的: {}\n利用人数: {}人\n備品・附属設備: {equipment}\n\n使用料:\n{fee}  合計 {}\n\n{}\n予約の確認・変更・取消はこちら: {link}\n施設へのお問い合わせ: {} {}\n\n{}\n",
         r.applicant_name,
         p.place.facility.name,
         p.place.room.name,
@@ -635,7 +633,7 @@ fn completion_mail(
         r.purpose,
         r.people,
         format_yen(p.quote.total),
-        deadline_of(&p.place).label(),
+        deadline_of(&p.place),
         p.place.facility.name,
         p.place.facility.phone,
         town.town_contact,
@@ -718,29 +716,52 @@ async fn own(state: &AppState, resident: &Resident, id: i64) -> Result<Reservati
         .ok_or(AppError::NotFound)
 }
 
-/// Whether the resident may change or cancel online, and if not, why and whom to call.
-fn may_change(v: &ReservationView, today: NaiveDate) -> Result<(), String> {
-    let deadline = ChangeDeadline {
-        days_before: u32::try_from(v.change_days_before).unwrap_or(0),
-        resident_may_change: v.resident_may_change,
-    };
+/// What a resident does online to a reservation, each with its own deadline (A21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Change,
+    Cancel,
+}
+
+impl Act {
+    fn verb(self) -> &'static str {
+        match self {
+            Act::Change => "変更",
+            Act::Cancel => "取消",
+        }
+    }
+
+    fn deadline(self, v: &ReservationView) -> Deadline {
+        let d = v.deadlines();
+        match self {
+            Act::Change => d.change,
+            Act::Cancel => d.cancel,
+        }
+    }
+}
+
+/// Whether the resident may change (or cancel) online today, and if not,
+/// why and whom to call.
+pub fn may(v: &ReservationView, today: NaiveDate, act: Act) -> Result<(), String> {
+    let deadline = act.deadline(v);
+    let verb = act.verb();
     if v.r.status != "confirmed" {
         return Err("この予約は取り消されています。".into());
     }
     if v.r.use_date < today {
-        return Err("利用日が過ぎた予約は変更・取消できません。".into());
+        return Err(format!("利用日が過ぎた予約は{verb}できません。"));
     }
-    if !v.resident_may_change {
+    if !deadline.online {
         return Err(format!(
-            "{}の予約の変更・取消は窓口で受け付けています。{}（電話 {}）にご連絡ください。",
+            "{}の予約の{verb}は窓口で受け付けています。{}（電話 {}）にご連絡ください。",
             v.facility_name, v.facility_name, v.facility_phone
         ));
     }
-    if !deadline.resident_may_change_on(v.r.use_date, today) {
+    if !deadline.open_on(v.r.use_date, today) {
         return Err(format!(
-            "インターネットでの変更・取消は{}（{}）までです。{}（電話 {}）にご連絡ください。",
-            format_date(deadline.last_change_date(v.r.use_date)),
-            deadline.label(),
+            "インターネットでの{verb}は{}（{}）までです。{}（電話 {}）にご連絡ください。",
+            format_date(deadline.last_date(v.r.use_date)),
+            deadline.until(),
             v.facility_name,
             v.facility_phone
         ));
@@ -762,12 +783,51 @@ struct DetailPage {
     category: String,
     equipment: Vec<String>,
     cancel_reason: String,
-    blocked: String,
+    change_blocked: String,
+    cancel_blocked: String,
+    deadlines: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct DetailQuery {
     done: Option<String>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    token: &str,
+    v: &ReservationView,
+    done: bool,
+    notice: Option<String>,
+) -> Result<Response, AppError> {
+    let title = if done {
+        "予約が完了しました"
+    } else {
+        "予約の内容"
+    };
+    let mut layout = layout(state, token, title).await?;
+    layout.notice = notice;
+    let today = today();
+    render(&DetailPage {
+        layout,
+        done,
+        facility_name: v.facility_name.clone(),
+        facility_phone: v.facility_phone.clone(),
+        purpose: v.r.purpose.clone(),
+        activity: v.r.activity.clone(),
+        people: v.r.people,
+        category: v.category_name.clone(),
+        equipment: reservations::equipment_of(state.db(), v.r.id)
+            .await?
+            .into_iter()
+            .map(|(n, q, u, fee)| format!("{n} {q}{u}（{}）", format_yen(fee)))
+            .collect(),
+        cancel_reason: v.r.cancel_reason.clone(),
+        change_blocked: may(v, today, Act::Change).err().unwrap_or_default(),
+        cancel_blocked: may(v, today, Act::Cancel).err().unwrap_or_default(),
+        deadlines: v.deadlines().label(),
+        v: line(v),
+    })
 }
 
 pub async fn detail(
@@ -780,30 +840,16 @@ pub async fn detail(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    let done = q.done.is_some() && v.r.status == "confirmed";
-    let title = if done {
-        "予約が完了しました"
-    } else {
-        "予約の内容"
+    let confirmed = v.r.status == "confirmed";
+    let (done, notice) = match q.done.as_deref() {
+        Some("changed") if confirmed => (
+            false,
+            Some("予約の内容を変更しました。確認のメールをお送りしました。".to_owned()),
+        ),
+        Some(_) if confirmed => (true, None),
+        _ => (false, None),
     };
-    render(&DetailPage {
-        layout: layout(&state, &token, title).await?,
-        done,
-        facility_name: v.facility_name.clone(),
-        facility_phone: v.facility_phone.clone(),
-        purpose: v.r.purpose.clone(),
-        activity: v.r.activity.clone(),
-        people: v.r.people,
-        category: v.category_name.clone(),
-        equipment: reservations::equipment_of(state.db(), id)
-            .await?
-            .into_iter()
-            .map(|(n, q, u, fee)| format!("{n} {q}{u}（{}）", format_yen(fee)))
-            .collect(),
-        cancel_reason: v.r.cancel_reason.clone(),
-        blocked: may_change(&v, today()).err().unwrap_or_default(),
-        v: line(&v),
-    })
+    detail_page(&state, &token, &v, done, notice).await
 }
 
 #[derive(Template)]
@@ -822,7 +868,7 @@ pub async fn cancel_form(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
+    if may(&v, today(), Act::Cancel).is_err() {
         return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
     }
     render(&CancelPage {
@@ -831,7 +877,7 @@ pub async fn cancel_form(
     })
 }
 
-/// U10: cancels within the deadline, frees the slot at once, and mails.
+/// U10: cancels within the cancellation deadline, frees the slot at once, and mails.
 pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -841,7 +887,7 @@ pub async fn cancel(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if let Err(why) = may_change(&v, today()) {
+    if let Err(why) = may(&v, today(), Act::Cancel) {
         let mut layout = layout(&state, &token, "予約の取消").await?;
         layout.notice = Some(why);
         return render(&CancelPage {
@@ -911,7 +957,7 @@ pub async fn change_form(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
+    if may(&v, today(), Act::Change).is_err() {
         return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
     }
     render(&ChangePage {
@@ -938,7 +984,7 @@ pub async fn change(
     };
     let db = state.db();
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
+    if may(&v, today(), Act::Change).is_err() {
         return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
     }
     let purposes = purposes_for(db, &v).await?;

@@ -298,32 +298,32 @@ async fn refusals_say_what_to_do_instead() {
                 .is_empty()
         );
 
-        // A reservation inside the change deadline cannot be cancelled online;
-        // the page says until when and whom to call.
+        // A reservation inside the cancellation deadline cannot be cancelled
+        // online; the page says until when and whom to call.
         let soon = open_days(db, a.room, today() + Duration::days(1)).await[0].clone();
         let (s0, s1) = (soon.1[0].start.to_string(), soon.1[0].end.to_string());
         let id = hiroba_testkit::reserve_for(db, &a.half_b, soon.0, (&s0, &s1), Some(me_id)).await;
-        let facility = hiroba_store::facilities::get(db, a.facility)
+        let mut tx = db.begin().await.unwrap();
+        hiroba_store::facilities::set_cancel_deadline(&mut tx, a.facility, 10, true)
             .await
-            .unwrap()
             .unwrap();
-        if soon.0 - today() <= Duration::days(facility.change_days_before) {
-            let page = me
-                .get(&format!("/account/reservations/{id}"))
-                .await
-                .text()
-                .await
-                .unwrap();
-            assert!(page.contains(&a.phone), "{}: whom to call", app.label());
-            let res = me
-                .post(&format!("/account/reservations/{id}/cancel"), &[])
-                .await;
-            assert!(res.text().await.unwrap().contains("ご連絡ください"));
-            assert_eq!(
-                reservations::get(db, id).await.unwrap().unwrap().status,
-                "confirmed"
-            );
-        }
+        tx.commit().await.unwrap();
+        assert!(soon.0 - today() < Duration::days(10));
+        let page = me
+            .get(&format!("/account/reservations/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&a.phone), "{}: whom to call", app.label());
+        let res = me
+            .post(&format!("/account/reservations/{id}/cancel"), &[])
+            .await;
+        assert!(res.text().await.unwrap().contains("ご連絡ください"));
+        assert_eq!(
+            reservations::get(db, id).await.unwrap().unwrap().status,
+            "confirmed"
+        );
 
         // Visitors are sent to sign in first, and back afterwards.
         let res = app

@@ -11,6 +11,7 @@ mod browser_catalogue;
 mod browser_reports;
 mod browser_staff;
 mod catalogue_http;
+mod change_http;
 mod concurrency_http;
 mod counter_http;
 mod line_webhook_http;
