@@ -65,6 +65,9 @@ pub struct BookingInput {
     pub counter: Option<Counter>,
     /// The terms version the applicant accepted (residents must accept the one in force).
     pub accepted_terms: Option<i64>,
+    /// The reservation this request would change (A22, U10): its own cells and
+    /// its place in the monthly count do not stand in its way.
+    pub replacing: Option<i64>,
 }
 
 /// Everything a booking page shows about the place and day.
@@ -210,7 +213,15 @@ pub async fn prepare(
                 .checked_add_months(chrono::Months::new(1))
                 .and_then(|d| d.pred_opt())
                 .unwrap_or(input.date);
-            reservations::monthly_count(db, resident, place.facility.id, first, last).await?
+            reservations::monthly_count(
+                db,
+                resident,
+                place.facility.id,
+                first,
+                last,
+                input.replacing,
+            )
+            .await?
         }
         None => 0,
     };
@@ -240,12 +251,19 @@ pub async fn prepare(
     // Already held (the database would refuse it anyway; say so before the
     // confirmation page rather than after).
     if errors.get("slots").is_none() {
-        let held: std::collections::BTreeSet<(i64, i64)> =
+        let mut held: std::collections::BTreeSet<(i64, i64)> =
             reservations::held_cells(db, place.room.id, input.date, input.date)
                 .await?
                 .into_iter()
                 .map(|(_, unit, cell)| (unit, cell))
                 .collect();
+        if let Some(id) = input.replacing {
+            for (date, unit, cell) in reservations::cells_of(db, id).await? {
+                if date == input.date {
+                    held.remove(&(unit, cell));
+                }
+            }
+        }
         let taken = input.slots.iter().any(|slot| {
             hiroba_domain::booking::cells(slot).any(|cell| {
                 place

@@ -20,6 +20,7 @@ use hiroba_domain::validation::FieldErrors;
 use hiroba_store::booking::{self, Applicant, Counter, Refusal};
 use hiroba_store::catalogue::{self, ReductionRow, UserCategory};
 use hiroba_store::facilities::{self, Facility};
+use hiroba_store::outbox::Mail;
 use hiroba_store::reservations::{self, BookingError, ReservationView, Search};
 use hiroba_store::{audit, catalogue_domain, residents};
 use serde::Deserialize;
@@ -28,8 +29,9 @@ use super::render;
 use crate::AppState;
 use crate::auth::CurrentStaff;
 use crate::booking::{
-    BookingForm, EquipmentChoice, SlotChoice, booked_time, equipment_choices, slot_choices,
-    slot_key, time_label, today,
+    BookingForm, ChangeRow, EquipmentChoice, SlotChoice, applicant_of, booked_time, change_mail,
+    change_place, change_rows, changes_text, equipment_choices, form_of, room_combinations,
+    slot_choices, slot_key, store_change, time_label, today,
 };
 use crate::error::AppError;
 use crate::form::FormData;
@@ -450,7 +452,7 @@ async fn counter_page(
         .await?
         .ok_or(AppError::NotFound)?;
     me.require_facility(state, place.facility.id).await?;
-    let slots = slot_choices(db, &place).await?;
+    let slots = slot_choices(db, &place, None).await?;
     let layout = me.page(state, "窓口での予約", None).await?;
     let (quote, total) = match quote {
         Some((items, total)) => (items, format_yen(total)),
@@ -911,6 +913,14 @@ pub async fn detail(
             v.r.reference
         )),
         Some("updated") => Some("変更を保存しました。".to_owned()),
+        Some("changed") => Some(format!(
+            "予約の内容を変更しました（予約番号 {} は変わりません）。",
+            v.r.reference
+        )),
+        Some("changed_fee") => Some(format!(
+            "予約の内容を変更しました（予約番号 {} は変わりません）。使用料が変わったため、納付済みの額との差額の精算と支払状況を確認してください。",
+            v.r.reference
+        )),
         Some("cancelled") => Some("予約を取り消しました。".to_owned()),
         _ => None,
     };
@@ -1000,6 +1010,228 @@ pub async fn update(
     )
     .await?;
     Ok(Redirect::to(&format!("/admin/reservations/{id}?done=updated")).into_response())
+}
+
+// ---- changing a reservation at the desk (A22) -----------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/reservation_change.html")]
+struct ChangePage {
+    layout: Layout,
+    errors: FieldErrors,
+    v: Row,
+    form: BookingForm,
+    extra: ChangeExtras,
+    combinations: Vec<(i64, String)>,
+    day: String,
+    closed: String,
+    slots: Vec<SlotChoice>,
+    purposes: Vec<String>,
+    equipment: Vec<EquipmentChoice>,
+    reductions: Vec<ReductionRow>,
+    may_override: bool,
+    /// Before → after, once the change was checked and priced.
+    rows: Vec<ChangeRow>,
+    quote: Vec<QuoteItem>,
+    total: String,
+    mails_resident: bool,
+}
+
+/// The desk's part of the change form besides the booking fields, as typed.
+#[derive(Default, Clone)]
+pub struct ChangeExtras {
+    pub reduction: String,
+    pub override_rules: bool,
+    pub override_reason: String,
+}
+
+impl ChangeExtras {
+    fn from_form(form: &FormData) -> Self {
+        Self {
+            reduction: form.get("reduction").trim().to_owned(),
+            override_rules: form.get("override") == "yes",
+            override_reason: form.get("override_reason").trim().to_owned(),
+        }
+    }
+}
+
+/// A checked and priced change, for the preview.
+type Preview = (Vec<ChangeRow>, Vec<QuoteItem>, i64);
+
+#[allow(clippy::too_many_arguments)]
+async fn change_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    v: &ReservationView,
+    mut form: BookingForm,
+    extra: ChangeExtras,
+    mut errors: FieldErrors,
+    preview: Option<Preview>,
+) -> Result<Response, AppError> {
+    let db = state.db();
+    let place = change_place(db, v, &mut form, &mut errors).await?;
+    let (rows, quote, total) = match preview {
+        Some((rows, items, total)) => (rows, items, format_yen(total)),
+        None => (Vec::new(), Vec::new(), String::new()),
+    };
+    let layout = me
+        .page(state, &format!("予約 {} の変更", v.r.reference), None)
+        .await?;
+    render(&ChangePage {
+        layout,
+        errors,
+        v: row(v),
+        combinations: room_combinations(db, v).await?,
+        day: format_date(place.day.date),
+        closed: match &place.day.status {
+            DayStatus::Open => String::new(),
+            DayStatus::Closed { reason } => reason.clone(),
+        },
+        slots: slot_choices(db, &place, Some(v.r.id)).await?,
+        purposes: place.purposes.clone(),
+        equipment: equipment_choices(&place, &form),
+        reductions: catalogue::reductions(db).await?,
+        may_override: me.staff.may(Permission::BookingOverride),
+        rows,
+        quote,
+        total,
+        mails_resident: v.r.resident_id.is_some(),
+        form,
+        extra,
+    })
+}
+
+/// GET /admin/reservations/{id}/change: the reservation's day, time, unit or
+/// full court, equipment, purpose, activity and people, ready to change.
+pub async fn change_form(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let v = load(&state, &me, id).await?;
+    if v.r.status != "confirmed" {
+        return Ok(Redirect::to(&format!("/admin/reservations/{id}")).into_response());
+    }
+    let form = form_of(state.db(), &v).await?;
+    let extra = ChangeExtras {
+        reduction: v.r.reduction_id.map(|r| r.to_string()).unwrap_or_default(),
+        ..ChangeExtras::default()
+    };
+    change_page(&state, &me, &v, form, extra, FieldErrors::new(), None).await
+}
+
+/// POST /admin/reservations/{id}/change: "show" redraws the form for another
+/// day or combination, "quote" checks and prices the change, "save" stores
+/// it. The same checks as a counter booking (with the logged override for
+/// staff allowed it), one transaction that rewrites the held cells and
+/// equipment (a taken slot changes nothing), the same reference number, the
+/// before/after in the operation log and a mail to the resident.
+pub async fn change(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path(id): Path<i64>,
+    data: FormData,
+) -> Result<Response, AppError> {
+    let db = state.db();
+    let v = load(&state, &me, id).await?;
+    if v.r.status != "confirmed" {
+        let mut errors = FieldErrors::new();
+        errors.add("reason", "取り消された予約は変更できません。");
+        return detail_page(&state, &me, &v, errors, None, None).await;
+    }
+    let mut form = BookingForm::from_form(&data);
+    let extra = ChangeExtras::from_form(&data);
+    let action = data.get("action");
+    if extra.override_rules && !me.staff.may(Permission::BookingOverride) {
+        let entry = me.entry(
+            "access.denied",
+            format!("facility:{}", v.r.facility_id),
+            "受付ルールの例外を使う権限がありません".into(),
+        );
+        audit::record(db, &entry).await?;
+        return Err(AppError::Forbidden);
+    }
+    if action == "show" {
+        return change_page(&state, &me, &v, form, extra, FieldErrors::new(), None).await;
+    }
+    let mut errors = FieldErrors::new();
+    if extra.override_rules && extra.override_reason.is_empty() {
+        errors.add(
+            "override_reason",
+            "例外として受け付ける理由を入力してください。",
+        );
+    }
+    // The day and combination must be of this reservation's room.
+    change_place(db, &v, &mut form, &mut errors).await?;
+    let Some(mut input) = form.input(applicant_of(&v), &mut errors) else {
+        return Err(AppError::NotFound);
+    };
+    input.replacing = Some(id);
+    input.counter = Some(Counter {
+        staff_id: me.staff.id,
+        override_rules: extra.override_rules,
+    });
+    input.reduction_id = extra.reduction.parse().ok();
+    let prepared = match booking::prepare(db, &input, today()).await? {
+        Ok(p) => p,
+        Err(Refusal::NotFound) => return Err(AppError::NotFound),
+        Err(Refusal::CounterOnly(why)) => {
+            errors.add("slots", why);
+            return change_page(&state, &me, &v, form, extra, errors, None).await;
+        }
+        Err(Refusal::Invalid(found)) => {
+            for (field, message) in found.iter() {
+                if errors.get(field).is_none() {
+                    errors.add(field, message);
+                }
+            }
+            return change_page(&state, &me, &v, form, extra, errors, None).await;
+        }
+    };
+    let rows = change_rows(db, &v, &prepared).await?;
+    if !errors.is_empty() || action != "save" {
+        let preview = (rows, prepared.quote.items.clone(), prepared.quote.total);
+        return change_page(&state, &me, &v, form, extra, errors, Some(preview)).await;
+    }
+    let email = match v.r.resident_id {
+        Some(rid) => residents::get(db, rid).await?.and_then(|r| r.email),
+        None => None,
+    };
+    let town = hiroba_store::settings::load(db).await?;
+    let mail = email.map(|to| Mail {
+        to,
+        ..change_mail(&state, &town, &v, &prepared, &rows, true)
+    });
+    let mut tx = db.begin().await?;
+    if let Err(e) = store_change(&mut tx, id, &prepared.reservation, mail).await? {
+        drop(tx);
+        let field = match &e {
+            BookingError::EquipmentShort { .. } => "equipment",
+            _ => "slots",
+        };
+        errors.add(field, e.message());
+        let preview = (rows, prepared.quote.items.clone(), prepared.quote.total);
+        return change_page(&state, &me, &v, form, extra, errors, Some(preview)).await;
+    }
+    let mut summary = format!("予約 {} を変更: {}", v.r.reference, changes_text(&rows));
+    if extra.override_rules {
+        summary.push_str(&format!(" 例外受付: {}", extra.override_reason));
+    }
+    me.commit_logged(
+        tx,
+        "reservation.change",
+        format!("reservation:{id}"),
+        summary,
+    )
+    .await?;
+    state.views().room_changed(v.r.room_id);
+    // A paid reservation whose fee changed needs the difference settled.
+    let done = if v.r.payment_status == "paid" && v.r.fee_total != prepared.quote.total {
+        "changed_fee"
+    } else {
+        "changed"
+    };
+    Ok(Redirect::to(&format!("/admin/reservations/{id}?done={done}")).into_response())
 }
 
 /// A22: cancel with a reason; frees the slot at once; the resident gets a mail.
