@@ -233,6 +233,38 @@ async fn the_booking_story_on_a_phone_and_a_desktop() {
             .await
             .unwrap();
 
+        // The week view lists the booking (applicant, people) and links free
+        // slots to the counter form, for every room of the facility.
+        desk.goto(&app.url(&format!(
+            "/admin/desk?view=week&date={date}&facility={}",
+            a.facility
+        )))
+        .await
+        .unwrap();
+        let week = desk.text("table.desk-week").await.unwrap();
+        assert!(
+            week.contains("窓口 一郎 8人"),
+            "{width}: week lists the booking"
+        );
+        desk.screenshot(&shots().join(format!("counter-week-{width}.png")))
+            .await
+            .unwrap();
+        if width >= 1280 {
+            // The week fits a desktop screen without sideways scrolling.
+            let fits = desk
+                .eval("(() => { const t = document.querySelector('table.desk-week'); return t.getBoundingClientRect().right <= document.documentElement.clientWidth + 1; })()")
+                .await
+                .unwrap();
+            assert_eq!(fits, serde_json::Value::Bool(true), "{width}: week fits");
+        }
+        desk.click_and_wait("table.desk-week .desk-free a")
+            .await
+            .unwrap();
+        assert!(
+            desk.text("h1").await.unwrap().contains("窓口での予約"),
+            "{width}: a free slot opens the counter form"
+        );
+
         // The manual (U12) shows these screenshots.
         page.goto(&app.url("/help")).await.unwrap();
         assert!(page.text("h1").await.unwrap().contains("使い方"));

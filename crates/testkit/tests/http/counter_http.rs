@@ -4,6 +4,7 @@
 
 use chrono::Duration;
 use hiroba_domain::permission::{FacilityScope, Permission};
+use hiroba_domain::time_of_day::TimeRange;
 use hiroba_store::{audit, reservations};
 use hiroba_testkit::{arena, open_days, slot_key, spawn_all, today};
 
@@ -340,5 +341,106 @@ async fn staff_outside_the_scope_are_refused() {
         let r = reservations::get(db, id).await.unwrap().unwrap();
         assert!(!list.contains(&r.reference));
         assert_eq!(r.status, "confirmed");
+    }
+}
+
+/// The desk's week view lists every slot's reservations (applicant and
+/// people), closures and blocks, and links each free combination to the
+/// counter form with the day and slot filled in, for every room of the facility.
+#[tokio::test]
+async fn the_desk_week_lists_reservations_closures_and_free_slots() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let admin = app.login_admin().await;
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(8)).await[0].clone();
+        let (s0, s1) = (slots[0].start.to_string(), slots[0].end.to_string());
+        let id = hiroba_testkit::reserve(db, &a.half_a, date, (&s0, &s1)).await;
+        // A block on the next slot, and a closure on another day of the same week.
+        let blocked = slots[1];
+        let sunday = date
+            - Duration::days(i64::from(
+                chrono::Datelike::weekday(&date).num_days_from_sunday(),
+            ));
+        let closed_day = (0..7)
+            .map(|i| sunday + Duration::days(i))
+            .find(|d| *d != date)
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        hiroba_store::catalogue::insert_block(
+            &mut tx,
+            &hiroba_store::catalogue::BlockRow {
+                id: 0,
+                facility_id: a.facility,
+                room_id: Some(a.room),
+                combination_id: None,
+                date,
+                start_min: Some(i64::from(blocked.start.minutes())),
+                end_min: Some(i64::from(blocked.end.minutes())),
+                reason: "町バレーボール大会の準備".into(),
+            },
+        )
+        .await
+        .unwrap();
+        hiroba_store::catalogue::insert_closure(
+            &mut tx,
+            &hiroba_store::catalogue::ClosureRow {
+                id: 0,
+                facility_id: a.facility,
+                room_id: Some(a.room),
+                from_date: closed_day,
+                to_date: closed_day,
+                reason: "床の改修".into(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let page = admin
+            .get(&format!(
+                "/admin/desk?view=week&date={date}&facility={}",
+                a.facility
+            ))
+            .await;
+        assert_eq!(page.status(), 200, "{}", app.label());
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!("/admin/reservations/{id}")) && page.contains("国富 花子 8人"),
+            "{}: the reservation with applicant and people",
+            app.label()
+        );
+        assert!(
+            page.contains("利用不可: 町バレーボール大会の準備"),
+            "{}: the block",
+            app.label()
+        );
+        // Half B is still free in the booked slot; half A and the full court are not.
+        let link = |c: i64, s: &TimeRange| {
+            format!(
+                "/admin/reservations/new?combination={c}&#38;date={date}&#38;slot={}",
+                slot_key(s)
+            )
+        };
+        assert!(
+            page.contains(&link(a.half_b.id, &slots[0])),
+            "{}",
+            app.label()
+        );
+        assert!(!page.contains(&link(a.half_a.id, &slots[0])));
+        assert!(!page.contains(&link(a.full.id, &slots[0])));
+        assert!(!page.contains(&link(a.half_b.id, &blocked)));
+        // Every room of the facility has its row, and closed days say why.
+        for room in hiroba_store::facilities::rooms(db, a.facility)
+            .await
+            .unwrap()
+        {
+            assert!(page.contains(&room.name), "{}: {}", app.label(), room.name);
+        }
+        assert!(
+            page.contains("休館: ") && page.contains("床の改修"),
+            "{}: the closure in the week",
+            app.label()
+        );
     }
 }

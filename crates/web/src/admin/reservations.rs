@@ -11,14 +11,14 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
-use hiroba_domain::booking::{Availability, cells, slot_availability};
-use hiroba_domain::calendar::{DayStatus, SlotState};
+use hiroba_domain::booking::cells;
+use hiroba_domain::calendar::{CalendarDay, DayStatus, SlotState};
 use hiroba_domain::datetime::{format_date, weekday_jp};
 use hiroba_domain::fees::{QuoteItem, format_yen};
 use hiroba_domain::permission::{FacilityScope, Permission};
 use hiroba_domain::validation::FieldErrors;
 use hiroba_store::booking::{self, Applicant, Counter, Refusal};
-use hiroba_store::catalogue::{self, ReductionRow, UserCategory};
+use hiroba_store::catalogue::{self, Combination, ReductionRow, UserCategory};
 use hiroba_store::facilities::{self, Facility};
 use hiroba_store::outbox::Mail;
 use hiroba_store::reservations::{self, BookingError, ReservationView, Search};
@@ -64,6 +64,7 @@ fn parse_date(s: Option<&str>) -> Option<NaiveDate> {
 pub struct DeskBooking {
     pub id: i64,
     pub who: String,
+    pub people: i64,
     pub what: String,
 }
 
@@ -76,11 +77,17 @@ pub struct DeskSlot {
     pub free: Vec<(String, String)>,
 }
 
+/// One room on one day: closed, or its slots with reservations, blocks and free combinations.
+pub struct DeskDay {
+    pub date: String,
+    pub closed: String,
+    pub slots: Vec<DeskSlot>,
+}
+
 pub struct DeskRoom {
     pub name: String,
     pub private: bool,
-    pub closed: String,
-    pub slots: Vec<DeskSlot>,
+    pub day: DeskDay,
 }
 
 pub struct DeskFacility {
@@ -89,16 +96,11 @@ pub struct DeskFacility {
     pub rooms: Vec<DeskRoom>,
 }
 
-pub struct WeekCell {
-    pub date: String,
-    pub closed: String,
-    /// (label, mark, css)
-    pub slots: Vec<(String, &'static str, &'static str)>,
-}
-
+/// A row of the week view: one room, seven days.
 pub struct WeekRoom {
     pub name: String,
-    pub cells: Vec<WeekCell>,
+    pub private: bool,
+    pub days: Vec<DeskDay>,
 }
 
 #[derive(Template)]
@@ -124,33 +126,51 @@ pub struct DeskQuery {
     facility: Option<i64>,
 }
 
-/// The day's state of one room, slot by slot, with its reservations.
-async fn desk_room(
-    state: &AppState,
+/// The calendar days of a room from `from` to `to` (the month calendar is
+/// computed per month, so a week across two months takes two).
+async fn calendar_days(
+    db: &hiroba_store::Db,
+    room_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<CalendarDay>, AppError> {
+    let mut days = Vec::new();
+    let mut month = from.with_day(1).unwrap_or(from);
+    while month <= to {
+        days.extend(
+            catalogue_domain::month_calendar(db, room_id, None, month.year(), month.month())
+                .await?
+                .into_iter()
+                .filter(|d| d.date >= from && d.date <= to),
+        );
+        month = match month.checked_add_months(chrono::Months::new(1)) {
+            Some(m) => m,
+            None => break,
+        };
+    }
+    Ok(days)
+}
+
+/// One room's day at the desk: every slot with its reservations (applicant,
+/// people), its block, and a counter booking link per combination still free.
+fn desk_day(
     room: &facilities::Room,
-    date: NaiveDate,
+    day: &CalendarDay,
+    combos: &[Combination],
+    held: &BTreeSet<(NaiveDate, i64, i64)>,
     booked: &[ReservationView],
-) -> Result<DeskRoom, AppError> {
-    let db = state.db();
-    let day = catalogue_domain::month_calendar(db, room.id, None, date.year(), date.month())
-        .await?
-        .into_iter()
-        .find(|d| d.date == date);
-    let combos = catalogue::combinations(db, room.id).await?;
-    let held: BTreeSet<(i64, i64)> = reservations::held_cells(db, room.id, date, date)
-        .await?
-        .into_iter()
-        .map(|(_, u, c)| (u, c))
-        .collect();
-    let mut out = DeskRoom {
-        name: room.name.clone(),
-        private: room.visibility() == facilities::Visibility::Private,
-        closed: String::new(),
+) -> DeskDay {
+    let date = day.date;
+    let mut out = DeskDay {
+        date: date.to_string(),
+        closed: match &day.status {
+            DayStatus::Closed { reason } => reason.clone(),
+            DayStatus::Open => String::new(),
+        },
         slots: Vec::new(),
     };
-    let Some(day) = day else { return Ok(out) };
-    if let DayStatus::Closed { reason } = &day.status {
-        out.closed = reason.clone();
+    if !out.closed.is_empty() {
+        return out;
     }
     for s in &day.slots {
         let (start, end) = (
@@ -159,10 +179,16 @@ async fn desk_room(
         );
         let bookings = booked
             .iter()
-            .filter(|v| v.r.room_id == room.id && v.r.start_min < end && v.r.end_min > start)
+            .filter(|v| {
+                v.r.room_id == room.id
+                    && v.r.use_date == date
+                    && v.r.start_min < end
+                    && v.r.end_min > start
+            })
             .map(|v| DeskBooking {
                 id: v.r.id,
                 who: v.r.applicant_name.clone(),
+                people: v.r.people,
                 what: format!(
                     "{} {}",
                     v.combination_name,
@@ -175,7 +201,7 @@ async fn desk_room(
                 .iter()
                 .filter(|c| {
                     !cells(&s.range)
-                        .any(|cell| c.unit_ids.iter().any(|u| held.contains(&(*u, cell))))
+                        .any(|cell| c.unit_ids.iter().any(|u| held.contains(&(date, *u, cell))))
                 })
                 .map(|c| {
                     (
@@ -202,7 +228,29 @@ async fn desk_room(
             free,
         });
     }
-    Ok(out)
+    out
+}
+
+/// A room's desk days from `from` to `to`, from one read of its calendar,
+/// combinations and held cells.
+async fn desk_days(
+    state: &AppState,
+    room: &facilities::Room,
+    from: NaiveDate,
+    to: NaiveDate,
+    booked: &[ReservationView],
+) -> Result<Vec<DeskDay>, AppError> {
+    let db = state.db();
+    let combos = catalogue::combinations(db, room.id).await?;
+    let held: BTreeSet<(NaiveDate, i64, i64)> = reservations::held_cells(db, room.id, from, to)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(calendar_days(db, room.id, from, to)
+        .await?
+        .iter()
+        .map(|d| desk_day(room, d, &combos, &held, booked))
+        .collect())
 }
 
 pub async fn desk(
@@ -217,6 +265,8 @@ pub async fn desk(
         me.require_facility(&state, f).await?;
     }
     let week_view = q.view.as_deref() == Some("week");
+    // The week view is one facility at a time (a week of every facility
+    // would be a very long page); it starts with the first in scope.
     let facility = q
         .facility
         .or_else(|| week_view.then(|| in_scope.first().map(|f| f.id)).flatten())
@@ -236,76 +286,14 @@ pub async fn desk(
         let end = start + Duration::days(6);
         let mut week = Vec::new();
         for f in &shown {
-            for room in facilities::rooms(db, f.id).await? {
-                let units: BTreeSet<i64> = catalogue::units(db, room.id)
-                    .await?
-                    .iter()
-                    .map(|u| u.id)
-                    .collect();
-                let mut held: std::collections::BTreeMap<(NaiveDate, i64), BTreeSet<i64>> =
-                    std::collections::BTreeMap::new();
-                for (d, u, c) in reservations::held_cells(db, room.id, start, end).await? {
-                    held.entry((d, c)).or_default().insert(u);
-                }
-                let mut days = Vec::new();
-                let mut month = start.with_day(1).unwrap_or(start);
-                while month <= end {
-                    days.extend(
-                        catalogue_domain::month_calendar(
-                            db,
-                            room.id,
-                            None,
-                            month.year(),
-                            month.month(),
-                        )
-                        .await?
-                        .into_iter()
-                        .filter(|d| d.date >= start && d.date <= end),
-                    );
-                    month = month
-                        .checked_add_months(chrono::Months::new(1))
-                        .unwrap_or(end + Duration::days(1));
-                }
-                let cells_row = days
-                    .iter()
-                    .map(|d| WeekCell {
-                        date: d.date.to_string(),
-                        closed: match &d.status {
-                            DayStatus::Closed { reason } => reason.clone(),
-                            DayStatus::Open => String::new(),
-                        },
-                        slots: d
-                            .slots
-                            .iter()
-                            .map(|s| {
-                                let a = match &s.state {
-                                    SlotState::Blocked { reason } => Availability::Closed {
-                                        reason: reason.clone(),
-                                    },
-                                    SlotState::Open => {
-                                        let mut taken = BTreeSet::new();
-                                        for c in cells(&s.range) {
-                                            if let Some(u) = held.get(&(d.date, c)) {
-                                                taken.extend(u);
-                                            }
-                                        }
-                                        slot_availability(&units, &taken)
-                                    }
-                                };
-                                let css = match a {
-                                    Availability::Free => "free",
-                                    Availability::Partial => "partial",
-                                    Availability::Booked => "booked",
-                                    _ => "closed",
-                                };
-                                (s.label.clone(), a.mark(), css)
-                            })
-                            .collect(),
-                    })
-                    .collect();
+            let rooms = facilities::rooms(db, f.id).await?;
+            let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+            let booked = reservations::for_rooms(db, &ids, start, end).await?;
+            for room in &rooms {
                 week.push(WeekRoom {
-                    name: format!("{} {}", f.name, room.name),
-                    cells: cells_row,
+                    name: room.name.clone(),
+                    private: room.visibility() == facilities::Visibility::Private,
+                    days: desk_days(&state, room, start, end, &booked).await?,
                 });
             }
         }
@@ -318,7 +306,11 @@ pub async fn desk(
                 )
             })
             .collect();
-        let layout = me.page(&state, "受付カレンダー（週）", None).await?;
+        let title = match shown.first() {
+            Some(f) => format!("受付カレンダー（週）{}", f.name),
+            None => "受付カレンダー（週）".to_owned(),
+        };
+        let layout = me.page(&state, &title, None).await?;
         return render(&DeskPage {
             layout,
             week_view,
@@ -340,7 +332,16 @@ pub async fn desk(
         let booked = reservations::for_rooms(db, &ids, date, date).await?;
         let mut out = Vec::new();
         for room in &rooms {
-            out.push(desk_room(&state, room, date, &booked).await?);
+            let days = desk_days(&state, room, date, date, &booked).await?;
+            out.push(DeskRoom {
+                name: room.name.clone(),
+                private: room.visibility() == facilities::Visibility::Private,
+                day: days.into_iter().next().unwrap_or(DeskDay {
+                    date: date.to_string(),
+                    closed: String::new(),
+                    slots: Vec::new(),
+                }),
+            });
         }
         day.push(DeskFacility {
             id: f.id,
