@@ -559,3 +559,66 @@ async fn rooms_not_public_are_refused_to_residents_even_when_posted_directly() {
         assert_eq!(count_reservations(db).await, 1);
     }
 }
+
+/// A14: a resident whose user category may not book a facility is told so
+/// in Japanese, with whom to ask; nothing is stored.
+#[tokio::test]
+async fn a_category_not_allowed_is_refused_with_a_reason() {
+    use hiroba_store::catalogue;
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let categories = catalogue::categories(db).await.unwrap();
+        let outside = categories.iter().find(|c| c.name == "町外").unwrap().id;
+        // The arena takes bookings from every category but 町外.
+        let kept: Vec<_> = catalogue::facility_categories(db, a.facility)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.category_id != outside)
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        catalogue::save_facility_categories(&mut tx, a.facility, &kept)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let (me, me_id) = app
+            .resident("sotogawa@example.jp", "町外 太郎", outside)
+            .await;
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(10)).await[0].clone();
+        let fields = [
+            ("combination", a.half_a.id.to_string()),
+            ("date", date.to_string()),
+            ("slot", slot_key(&slots[0])),
+            ("purpose", a.purpose.clone()),
+            ("people", "5".to_owned()),
+            ("terms", a.terms_version.to_string()),
+            ("total", "1".to_owned()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for step in ["/book/confirm", "/book/complete"] {
+            let page = me.post(step, &fields).await;
+            assert_eq!(page.status(), 200, "{}: {step}", app.label());
+            let page = page.text().await.unwrap();
+            assert!(
+                page.contains("あなたの利用者区分ではインターネットから予約できません")
+                    && page.contains("窓口にお問い合わせください"),
+                "{}: {step}: category not allowed",
+                app.label()
+            );
+        }
+        assert!(
+            reservations::for_resident(db, me_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            count_reservations(db).await,
+            0,
+            "{}: nothing stored",
+            app.label()
+        );
+    }
+}

@@ -344,6 +344,114 @@ async fn staff_outside_the_scope_are_refused() {
     }
 }
 
+/// A23: a counter booking on behalf of a registered resident, found by
+/// number or e-mail: the reservation is theirs (it shows under "my
+/// reservations"), and they get the mail.
+#[tokio::test]
+async fn staff_book_for_a_registered_resident() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, resident) = app
+            .resident("touroku@example.jp", "国富 登録", a.category)
+            .await;
+        let admin = app.login_admin().await;
+        let days = open_days(db, a.room, today() + Duration::days(4)).await;
+        let (date, slots) = days[0].clone();
+        let (combo, d, slot) = (
+            a.half_a.id.to_string(),
+            date.to_string(),
+            slot_key(&slots[0]),
+        );
+        let number = resident.to_string();
+        let fields = |who: &'static str, applicant: &str| {
+            vec![
+                ("combination".to_owned(), combo.clone()),
+                ("date".to_owned(), d.clone()),
+                ("slot".to_owned(), slot.clone()),
+                ("purpose".to_owned(), a.purpose.clone()),
+                ("people".to_owned(), "6".to_owned()),
+                ("applicant_kind".to_owned(), who.to_owned()),
+                ("resident".to_owned(), applicant.to_owned()),
+                ("action".to_owned(), "book".to_owned()),
+            ]
+        };
+        let post = |f: Vec<(String, String)>| {
+            let admin = &admin;
+            async move {
+                let f: Vec<(&str, &str)> =
+                    f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                admin.post("/admin/reservations/new", &f).await
+            }
+        };
+
+        // Unknown or missing resident: refused at the field, nothing stored.
+        let page = post(fields("resident", "999999"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("その利用者は見つからないか"),
+            "{}",
+            app.label()
+        );
+        let page = post(fields("resident", "")).await.text().await.unwrap();
+        assert!(page.contains("利用者番号かメールアドレスを入力してください"));
+        assert!(
+            reservations::held_cells(db, a.room, date, date)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // By number.
+        let res = post(fields("resident", &number)).await;
+        assert_eq!(res.status(), 303, "{}: counter booking", app.label());
+        let mine = reservations::for_resident(db, resident).await.unwrap();
+        assert_eq!(mine.len(), 1, "{}", app.label());
+        let r = &mine[0].r;
+        assert_eq!(
+            (r.applicant_name.as_str(), r.category_id, r.combination_id),
+            ("国富 登録", a.category, a.half_a.id)
+        );
+        let mails = hiroba_store::outbox::recent(db, 10).await.unwrap();
+        assert!(
+            mails.iter().any(|m| m.to_address == "touroku@example.jp"
+                && m.subject.contains("窓口で施設の予約を受け付けました")
+                && m.subject.contains(&r.reference)),
+            "{}: the resident's mail",
+            app.label()
+        );
+        let list = me.get("/account/reservations").await.text().await.unwrap();
+        assert!(
+            list.contains(&r.reference),
+            "{}: my reservations",
+            app.label()
+        );
+        let log = audit::search(db, &audit::Filter::default(), 10, 0)
+            .await
+            .unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.action == "reservation.create" && e.summary.contains("登録利用者"))
+        );
+
+        // By e-mail address, for the other half.
+        let mut by_mail = fields("resident", "Touroku@Example.jp");
+        by_mail[0].1 = a.half_b.id.to_string();
+        let res = post(by_mail).await;
+        assert_eq!(res.status(), 303, "{}: by e-mail", app.label());
+        assert_eq!(
+            reservations::for_resident(db, resident)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
+
 /// The desk's week view lists every slot's reservations (applicant and
 /// people), closures and blocks, and links each free combination to the
 /// counter form with the day and slot filled in, for every room of the facility.
