@@ -1418,13 +1418,14 @@ pub fn yen<T: std::borrow::Borrow<i64>>(amount: T) -> String {
 // ---- the residents' manual (U12) -------------------------------------------------
 
 /// Screenshots the browser test `browser_booking` takes at phone width.
-const HELP_IMAGES: [(&str, &[u8]); 7] = [
+const HELP_IMAGES: [(&str, &[u8]); 8] = [
     ("register", include_bytes!("../static/help/register.png")),
     ("week", include_bytes!("../static/help/week.png")),
     ("form", include_bytes!("../static/help/form.png")),
     ("confirm", include_bytes!("../static/help/confirm.png")),
     ("done", include_bytes!("../static/help/done.png")),
     ("mine", include_bytes!("../static/help/mine.png")),
+    ("change", include_bytes!("../static/help/change.png")),
     ("cancel", include_bytes!("../static/help/cancel.png")),
 ];
 
