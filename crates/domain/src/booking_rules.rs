@@ -71,39 +71,65 @@ impl BookingWindow {
     }
 }
 
-/// Change/cancel deadline (A21): until `days_before` days before the use date, by the resident online, or only at the counter.
+/// One deadline before the use date (A21): until `days_before` days before
+/// it, and whether residents may act online at all (otherwise only at the
+/// counter, where staff are not bound by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChangeDeadline {
+pub struct Deadline {
     pub days_before: u32,
-    pub resident_may_change: bool,
+    pub online: bool,
 }
 
-impl ChangeDeadline {
-    /// The last day a change or cancellation is accepted (inclusive).
-    pub fn last_change_date(&self, use_date: NaiveDate) -> NaiveDate {
+impl Deadline {
+    /// The last day the resident may act online (inclusive).
+    pub fn last_date(&self, use_date: NaiveDate) -> NaiveDate {
         use_date
             .checked_sub_days(Days::new(u64::from(self.days_before)))
             .unwrap_or(NaiveDate::MIN)
     }
 
-    /// Whether the resident may change or cancel online today.
-    pub fn resident_may_change_on(&self, use_date: NaiveDate, today: NaiveDate) -> bool {
-        self.resident_may_change && today <= self.last_change_date(use_date)
+    /// Whether the resident may act online today.
+    pub fn open_on(&self, use_date: NaiveDate, today: NaiveDate) -> bool {
+        self.online && today <= self.last_date(use_date)
     }
 
-    /// "利用日の3日前まで（オンラインで変更・取消できます）",
-    /// "利用日の3日前まで（変更・取消は窓口のみ）".
-    pub fn label(&self) -> String {
-        let until = if self.days_before == 0 {
+    /// "利用日の3日前まで", "利用日の当日まで".
+    pub fn until(&self) -> String {
+        if self.days_before == 0 {
             "利用日の当日まで".to_string()
         } else {
             format!("利用日の{}日前まで", self.days_before)
-        };
-        if self.resident_may_change {
-            format!("{until}（オンラインで変更・取消できます）")
-        } else {
-            format!("{until}（変更・取消は窓口のみ）")
         }
+    }
+
+    /// "利用日の3日前まで（インターネットで取消できます）",
+    /// "利用日の3日前まで（取消は窓口のみ）" for `action` = 取消.
+    pub fn label(&self, action: &str) -> String {
+        if self.online {
+            format!("{}（インターネットで{action}できます）", self.until())
+        } else {
+            format!("{}（{action}は窓口のみ）", self.until())
+        }
+    }
+}
+
+/// A facility's two deadlines (A21): changing a reservation and cancelling
+/// it are separate, since towns often allow a late cancellation (the slot
+/// can still be offered to others) but not a late change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub change: Deadline,
+    pub cancel: Deadline,
+}
+
+impl Deadlines {
+    /// "変更: 利用日の3日前まで（インターネットで変更できます）／取消: 利用日の1日前まで（…）".
+    pub fn label(&self) -> String {
+        format!(
+            "変更: {}／取消: {}",
+            self.change.label("変更"),
+            self.cancel.label("取消")
+        )
     }
 }
 
@@ -187,34 +213,47 @@ mod tests {
     }
 
     #[test]
-    fn change_deadline() {
-        let online = ChangeDeadline {
+    fn deadlines() {
+        let online = Deadline {
             days_before: 3,
-            resident_may_change: true,
+            online: true,
         };
         let use_date = date(2026, 6, 10);
-        assert!(online.resident_may_change_on(use_date, date(2026, 6, 7)));
-        assert!(!online.resident_may_change_on(use_date, date(2026, 6, 8)));
-        assert_eq!(online.last_change_date(use_date), date(2026, 6, 7));
+        assert!(online.open_on(use_date, date(2026, 6, 7)));
+        assert!(!online.open_on(use_date, date(2026, 6, 8)));
+        assert_eq!(online.last_date(use_date), date(2026, 6, 7));
         assert_eq!(
-            online.label(),
-            "利用日の3日前まで（オンラインで変更・取消できます）"
+            online.label("変更"),
+            "利用日の3日前まで（インターネットで変更できます）"
         );
-        let counter = ChangeDeadline {
+        let counter = Deadline {
             days_before: 3,
-            resident_may_change: false,
+            online: false,
         };
-        assert!(!counter.resident_may_change_on(use_date, date(2026, 6, 1)));
-        assert_eq!(counter.label(), "利用日の3日前まで（変更・取消は窓口のみ）");
-        let same_day = ChangeDeadline {
+        assert!(!counter.open_on(use_date, date(2026, 6, 1)));
+        assert_eq!(counter.label("取消"), "利用日の3日前まで（取消は窓口のみ）");
+        let same_day = Deadline {
             days_before: 0,
-            resident_may_change: true,
+            online: true,
         };
-        assert!(same_day.resident_may_change_on(use_date, use_date));
-        assert!(!same_day.resident_may_change_on(use_date, date(2026, 6, 11)));
+        assert!(same_day.open_on(use_date, use_date));
+        assert!(!same_day.open_on(use_date, date(2026, 6, 11)));
+        assert_eq!(same_day.until(), "利用日の当日まで");
+
+        // A late cancellation may be allowed where a late change is not.
+        let both = Deadlines {
+            change: online,
+            cancel: Deadline {
+                days_before: 1,
+                online: true,
+            },
+        };
+        let late = date(2026, 6, 8);
+        assert!(!both.change.open_on(use_date, late));
+        assert!(both.cancel.open_on(use_date, late));
         assert_eq!(
-            same_day.label(),
-            "利用日の当日まで（オンラインで変更・取消できます）"
+            both.label(),
+            "変更: 利用日の3日前まで（インターネットで変更できます）／取消: 利用日の1日前まで（インターネットで取消できます）"
         );
     }
 
@@ -240,8 +279,8 @@ mod tests {
         fn deadline_is_monotonic(days_before in 0u32..60, gap in 0i64..120) {
             let use_date = date(2026, 6, 10);
             let today = use_date - chrono::Duration::days(gap);
-            let d = ChangeDeadline { days_before, resident_may_change: true };
-            prop_assert_eq!(d.resident_may_change_on(use_date, today), gap >= i64::from(days_before));
+            let d = Deadline { days_before, online: true };
+            prop_assert_eq!(d.open_on(use_date, today), gap >= i64::from(days_before));
         }
     }
 }

@@ -177,6 +177,7 @@ async fn run(test: TestDb) {
                         override_rules: true,
                     }),
                     accepted_terms: None,
+                    replacing: None,
                 };
                 // The purpose list is per facility; learn it from the first refusal.
                 let mut input = input;

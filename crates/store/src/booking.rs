@@ -13,7 +13,7 @@ use hiroba_domain::time_of_day::TimeRange;
 use hiroba_domain::validation::FieldErrors;
 
 use crate::catalogue::{self, Combination, Equipment, FacilityCategory, Terms};
-use crate::facilities::{self, Facility, Room};
+use crate::facilities::{self, Facility, Room, Visibility};
 use crate::reservations::NewReservation;
 use crate::{Db, Result, catalogue_domain, reservations};
 
@@ -65,6 +65,9 @@ pub struct BookingInput {
     pub counter: Option<Counter>,
     /// The terms version the applicant accepted (residents must accept the one in force).
     pub accepted_terms: Option<i64>,
+    /// The reservation this request would change (A22, U10): its own cells and
+    /// its place in the monthly count do not stand in its way.
+    pub replacing: Option<i64>,
 }
 
 /// Everything a booking page shows about the place and day.
@@ -170,6 +173,9 @@ pub struct Prepared {
 pub enum Refusal {
     /// The combination or date does not exist (a tampered or outdated link).
     NotFound,
+    /// The room is not booked online (A09: "availability only" or private);
+    /// the message says whom to ask instead.
+    CounterOnly(String),
     Invalid(FieldErrors),
 }
 
@@ -189,6 +195,14 @@ pub async fn prepare(
     else {
         return Ok(Err(Refusal::NotFound));
     };
+    // A09: residents book only public rooms. The form already hides the
+    // others, but the rule belongs here, where every request passes.
+    if input.counter.is_none() && place.room.visibility() != Visibility::Public {
+        return Ok(Err(Refusal::CounterOnly(format!(
+            "この室場はインターネットからは予約できません。{}（電話 {}）にお問い合わせください。",
+            place.facility.name, place.facility.phone
+        ))));
+    }
     let mut errors = FieldErrors::new();
     let override_rules = input.counter.as_ref().is_some_and(|c| c.override_rules);
 
@@ -199,7 +213,15 @@ pub async fn prepare(
                 .checked_add_months(chrono::Months::new(1))
                 .and_then(|d| d.pred_opt())
                 .unwrap_or(input.date);
-            reservations::monthly_count(db, resident, place.facility.id, first, last).await?
+            reservations::monthly_count(
+                db,
+                resident,
+                place.facility.id,
+                first,
+                last,
+                input.replacing,
+            )
+            .await?
         }
         None => 0,
     };
@@ -229,12 +251,19 @@ pub async fn prepare(
     // Already held (the database would refuse it anyway; say so before the
     // confirmation page rather than after).
     if errors.get("slots").is_none() {
-        let held: std::collections::BTreeSet<(i64, i64)> =
+        let mut held: std::collections::BTreeSet<(i64, i64)> =
             reservations::held_cells(db, place.room.id, input.date, input.date)
                 .await?
                 .into_iter()
                 .map(|(_, unit, cell)| (unit, cell))
                 .collect();
+        if let Some(id) = input.replacing {
+            for (date, unit, cell) in reservations::cells_of(db, id).await? {
+                if date == input.date {
+                    held.remove(&(unit, cell));
+                }
+            }
+        }
         let taken = input.slots.iter().any(|slot| {
             hiroba_domain::booking::cells(slot).any(|cell| {
                 place

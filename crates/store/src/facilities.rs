@@ -17,8 +17,44 @@ pub struct Facility {
     pub longitude: Option<f64>,
     pub change_days_before: i64,
     pub resident_may_change: bool,
+    /// The cancellation deadline (A21), set apart from the change deadline
+    /// on the booking-rules page.
+    pub cancel_days_before: i64,
+    pub resident_may_cancel: bool,
     pub activity_free_text: bool,
     pub sort_order: i64,
+}
+
+impl Facility {
+    /// Until when residents may change and cancel online (A21).
+    pub fn deadlines(&self) -> hiroba_domain::booking_rules::Deadlines {
+        deadlines(
+            self.change_days_before,
+            self.resident_may_change,
+            self.cancel_days_before,
+            self.resident_may_cancel,
+        )
+    }
+}
+
+/// The deadlines as stored (days are 0..=365 by the schema's checks).
+pub fn deadlines(
+    change_days: i64,
+    may_change: bool,
+    cancel_days: i64,
+    may_cancel: bool,
+) -> hiroba_domain::booking_rules::Deadlines {
+    use hiroba_domain::booking_rules::{Deadline, Deadlines};
+    Deadlines {
+        change: Deadline {
+            days_before: u32::try_from(change_days).unwrap_or(0),
+            online: may_change,
+        },
+        cancel: Deadline {
+            days_before: u32::try_from(cancel_days).unwrap_or(0),
+            online: may_cancel,
+        },
+    }
 }
 
 /// Who may see a room and what (A09).
@@ -123,7 +159,8 @@ pub struct RoomChange {
 }
 
 const SELECT_FACILITY: &str = "SELECT id, name, description, address, phone, info_url, contact, latitude, longitude, \
-     change_days_before, resident_may_change, activity_free_text, sort_order FROM facilities";
+     change_days_before, resident_may_change, cancel_days_before, resident_may_cancel, activity_free_text, sort_order \
+     FROM facilities";
 const SELECT_ROOM: &str = "SELECT id, facility_id, name, description, capacity, visibility, min_minutes, sort_order FROM rooms";
 
 pub async fn list(db: &Db) -> Result<Vec<Facility>> {
@@ -203,6 +240,30 @@ pub async fn update(tx: &mut Tx, id: i64, c: &FacilityChange) -> Result<()> {
     .await
     .map(|r| r.rows_affected()))
     .map_err(map_duplicate)?;
+    if done == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The cancellation deadline (A21): days before the use date, and whether
+/// residents may cancel online at all.
+pub async fn set_cancel_deadline(
+    tx: &mut Tx,
+    id: i64,
+    days_before: i64,
+    online: bool,
+) -> Result<()> {
+    let done = on_tx!(tx, conn => sqlx::query(
+        "UPDATE facilities SET cancel_days_before = $1, resident_may_cancel = $2, updated_at = $3 WHERE id = $4"
+    )
+    .bind(days_before)
+    .bind(online)
+    .bind(Utc::now())
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
     if done == 0 {
         return Err(StoreError::NotFound);
     }

@@ -120,7 +120,61 @@ pub async fn create(tx: &mut Tx, r: &NewReservation) -> Result<(i64, String), Bo
     .bind(Utc::now())
     .fetch_one(conn)
     .await)?;
-    // The invariant: one holder per unit and cell, enforced by the primary key.
+    hold_cells(tx, id, r).await?;
+    for (equipment_id, quantity, fee) in &r.equipment {
+        reserve_equipment(tx, id, r, *equipment_id, *quantity, *fee).await?;
+    }
+    Ok((id, reference))
+}
+
+/// Changes a confirmed reservation to what `r` describes (another day, time,
+/// unit or full court, equipment, purpose, people ...) in the caller's
+/// transaction, keeping its id and reference number. Its held cells and
+/// equipment are written anew, so the same primary key that guards a new
+/// booking decides here too (A08): on `Taken` or `EquipmentShort` the caller
+/// drops the transaction and the reservation stays exactly as it was.
+pub async fn change(tx: &mut Tx, id: i64, r: &NewReservation) -> Result<(), BookingError> {
+    let (Some(first), Some(last)) = (r.slots.first(), r.slots.last()) else {
+        return Err(BookingError::Taken);
+    };
+    let rows = on_tx!(tx, conn => sqlx::query(
+        "UPDATE reservations SET facility_id = $1, room_id = $2, combination_id = $3, use_date = $4, start_min = $5, \
+         end_min = $6, category_id = $7, purpose = $8, activity = $9, people = $10, fee_total = $11, reduction_id = $12, \
+         terms_version = $13 WHERE id = $14 AND status = 'confirmed'"
+    )
+    .bind(r.facility_id)
+    .bind(r.room_id)
+    .bind(r.combination_id)
+    .bind(r.date)
+    .bind(i64::from(first.start.minutes()))
+    .bind(i64::from(last.end.minutes()))
+    .bind(r.category_id)
+    .bind(&r.purpose)
+    .bind(&r.activity)
+    .bind(r.people)
+    .bind(r.fee_total)
+    .bind(r.reduction_id)
+    .bind(r.terms_version)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if rows == 0 {
+        return Err(BookingError::Store(StoreError::NotFound));
+    }
+    // Its own cells go first, so keeping part of the old time (e.g. half A
+    // to the full court at the same hour) is no clash with itself.
+    on_tx!(tx, conn => sqlx::query("DELETE FROM reservation_cells WHERE reservation_id = $1").bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    on_tx!(tx, conn => sqlx::query("DELETE FROM reservation_equipment WHERE reservation_id = $1").bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+    hold_cells(tx, id, r).await?;
+    for (equipment_id, quantity, fee) in &r.equipment {
+        reserve_equipment(tx, id, r, *equipment_id, *quantity, *fee).await?;
+    }
+    Ok(())
+}
+
+/// The invariant: one holder per unit and cell, enforced by the primary key.
+async fn hold_cells(tx: &mut Tx, id: i64, r: &NewReservation) -> Result<(), BookingError> {
     for unit in &r.unit_ids {
         for slot in &r.slots {
             for cell in cells(slot) {
@@ -135,10 +189,7 @@ pub async fn create(tx: &mut Tx, r: &NewReservation) -> Result<(i64, String), Bo
             }
         }
     }
-    for (equipment_id, quantity, fee) in &r.equipment {
-        reserve_equipment(tx, id, r, *equipment_id, *quantity, *fee).await?;
-    }
-    Ok((id, reference))
+    Ok(())
 }
 
 async fn reserve_equipment(
@@ -207,6 +258,8 @@ pub struct Reservation {
     pub activity: String,
     pub people: i64,
     pub fee_total: i64,
+    pub reduction_id: Option<i64>,
+    pub terms_version: Option<i64>,
     pub status: String,
     pub payment_status: String,
     pub receipt_no: String,
@@ -216,7 +269,8 @@ pub struct Reservation {
 }
 
 const SELECT: &str = "SELECT id, reference, facility_id, room_id, combination_id, use_date, start_min, end_min, resident_id, \
-     applicant_name, applicant_phone, category_id, purpose, activity, people, fee_total, status, payment_status, receipt_no, \
+     applicant_name, applicant_phone, category_id, purpose, activity, people, fee_total, reduction_id, terms_version, status, \
+     payment_status, receipt_no, \
      created_at, cancelled_at, cancel_reason FROM reservations";
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Reservation>> {
@@ -273,21 +327,45 @@ pub async fn held_cells(
     Ok(out)
 }
 
-/// Confirmed reservations an applicant holds at a facility within a month.
+/// (date, unit, cell) a reservation holds: what a change of it may reuse.
+pub async fn cells_of(db: &Db, id: i64) -> Result<Vec<(NaiveDate, i64, i64)>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT use_date, unit_id, cell FROM reservation_cells WHERE reservation_id = $1"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// (equipment id, quantity) booked with a reservation, for the change forms.
+pub async fn equipment_quantities(db: &Db, id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT equipment_id, quantity FROM reservation_equipment WHERE reservation_id = $1 ORDER BY equipment_id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// Confirmed reservations an applicant holds at a facility within a month,
+/// leaving out `except` (the reservation being changed).
 pub async fn monthly_count(
     db: &Db,
     resident_id: i64,
     facility_id: i64,
     first: NaiveDate,
     last: NaiveDate,
+    except: Option<i64>,
 ) -> Result<i64> {
     Ok(on_pool!(db, pool => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM reservations WHERE resident_id = $1 AND facility_id = $2 AND status = 'confirmed' AND use_date >= $3 AND use_date <= $4"
+        "SELECT COUNT(*) FROM reservations WHERE resident_id = $1 AND facility_id = $2 AND status = 'confirmed' \
+         AND use_date >= $3 AND use_date <= $4 AND id <> $5"
     )
     .bind(resident_id)
     .bind(facility_id)
     .bind(first)
     .bind(last)
+    .bind(except.unwrap_or(0))
     .fetch_one(pool)
     .await)?)
 }
@@ -340,13 +418,27 @@ pub struct ReservationView {
     pub category_name: String,
     pub change_days_before: i64,
     pub resident_may_change: bool,
+    pub cancel_days_before: i64,
+    pub resident_may_cancel: bool,
+}
+
+impl ReservationView {
+    /// The facility's change and cancellation deadlines (A21).
+    pub fn deadlines(&self) -> hiroba_domain::booking_rules::Deadlines {
+        crate::facilities::deadlines(
+            self.change_days_before,
+            self.resident_may_change,
+            self.cancel_days_before,
+            self.resident_may_cancel,
+        )
+    }
 }
 
 const SELECT_VIEW: &str = "SELECT r.id, r.reference, r.facility_id, r.room_id, r.combination_id, r.use_date, r.start_min, r.end_min, \
-     r.resident_id, r.applicant_name, r.applicant_phone, r.category_id, r.purpose, r.activity, r.people, r.fee_total, r.status, \
-     r.payment_status, r.receipt_no, r.created_at, r.cancelled_at, r.cancel_reason, \
+     r.resident_id, r.applicant_name, r.applicant_phone, r.category_id, r.purpose, r.activity, r.people, r.fee_total, \
+     r.reduction_id, r.terms_version, r.status, r.payment_status, r.receipt_no, r.created_at, r.cancelled_at, r.cancel_reason, \
      f.name AS facility_name, f.phone AS facility_phone, m.name AS room_name, c.name AS combination_name, \
-     k.name AS category_name, f.change_days_before, f.resident_may_change \
+     k.name AS category_name, f.change_days_before, f.resident_may_change, f.cancel_days_before, f.resident_may_cancel \
      FROM reservations r JOIN facilities f ON f.id = r.facility_id JOIN rooms m ON m.id = r.room_id \
      JOIN combinations c ON c.id = r.combination_id JOIN user_categories k ON k.id = r.category_id";
 

@@ -335,6 +335,20 @@ async fn configure(
         3
     };
     facilities::update(tx, f.id, &change).await?;
+    // Cancelling usually stays open longer than changing (the slot can still
+    // go to someone else); camp sites need the food order cancelled, and the
+    // fields of 運動公園 are prepared by the groundskeeper, so those ask for
+    // more notice, the latter only by phone or at the counter.
+    let (cancel_days, cancel_online) = if f.name.contains("キャンプ場") {
+        (3, true)
+    } else if f.name == "国富町運動公園" {
+        (2, false)
+    } else if f.name.contains("ドックラン") {
+        (0, true)
+    } else {
+        (1, true)
+    };
+    facilities::set_cancel_deadline(tx, f.id, cancel_days, cancel_online).await?;
 
     // Opening hours and closed days (A03, A10, A11).
     let opening = if f.name.contains("キャンプ場") {

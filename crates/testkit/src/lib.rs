@@ -399,6 +399,33 @@ pub async fn open_days(
     out
 }
 
+/// The first open day of a room beyond every user category's booking window
+/// at its facility, with its open slots: a date only the counter's override
+/// may book. (A fixed offset such as "75 days ahead" is inside a
+/// two-months-from-the-1st window early in a month.)
+pub async fn beyond_window(
+    db: &Db,
+    facility: i64,
+    room: i64,
+) -> (
+    chrono::NaiveDate,
+    Vec<hiroba_domain::time_of_day::TimeRange>,
+) {
+    let last = hiroba_store::catalogue::facility_categories(db, facility)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.window())
+        .map(|w| w.last_bookable_date(today()))
+        .max()
+        .unwrap();
+    open_days(db, room, last + chrono::Duration::days(1))
+        .await
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
 /// Today in Japan time.
 pub fn today() -> chrono::NaiveDate {
     chrono::Utc::now()

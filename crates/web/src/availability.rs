@@ -82,17 +82,15 @@ pub async fn facility(
         .iter()
         .map(|r| r.label())
         .collect();
-    let deadline = if f.resident_may_change {
-        format!(
-            "利用日の{}日前まで、インターネットで変更・取消ができます。",
-            f.change_days_before
-        )
-    } else {
-        format!(
-            "変更・取消は利用日の{}日前までに窓口でお手続きください。",
-            f.change_days_before
-        )
+    let d = f.deadlines();
+    let online = |d: &hiroba_domain::booking_rules::Deadline, action: &str| {
+        if d.online {
+            format!("{action}は{}、インターネットでできます。", d.until())
+        } else {
+            format!("{action}は{}に窓口でお手続きください。", d.until())
+        }
     };
+    let deadline = format!("{}{}", online(&d.change, "変更"), online(&d.cancel, "取消"));
     render(&FacilityPage {
         layout: layout(&state, &f.name).await?,
         photos: catalogue::photos(db, id).await?,

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use hiroba_domain::booking::cells;
-use hiroba_domain::booking_rules::ChangeDeadline;
+use hiroba_domain::booking_rules::Deadline;
 use hiroba_domain::calendar::{DayStatus, SlotState};
 use hiroba_domain::datetime::{JST, format_date};
 use hiroba_domain::fees::{QuoteItem, format_yen};
@@ -22,7 +22,7 @@ use hiroba_domain::time_of_day::{TimeOfDay, TimeRange, format_minutes};
 use hiroba_domain::validation::FieldErrors;
 use hiroba_store::booking::{self, Applicant, BookingInput, Place, Prepared, Refusal};
 use hiroba_store::outbox::{self, Mail};
-use hiroba_store::reservations::{self, BookingError, ReservationView};
+use hiroba_store::reservations::{self, BookingError, NewReservation, ReservationView};
 use hiroba_store::residents::Resident;
 use hiroba_store::{Db, settings};
 use serde::Deserialize;
@@ -186,6 +186,7 @@ impl BookingForm {
             reduction_id: None,
             counter: None,
             accepted_terms: self.terms.parse().ok(),
+            replacing: None,
         })
     }
 }
@@ -199,14 +200,26 @@ pub struct SlotChoice {
     pub note: String,
 }
 
-/// The day's slots of a combination, with which are still free.
-pub async fn slot_choices(db: &Db, place: &Place) -> Result<Vec<SlotChoice>, AppError> {
+/// The day's slots of a combination, with which are still free; the cells of
+/// `except` (the reservation being changed) count as free.
+pub async fn slot_choices(
+    db: &Db,
+    place: &Place,
+    except: Option<i64>,
+) -> Result<Vec<SlotChoice>, AppError> {
     let date = place.day.date;
-    let held: BTreeSet<(i64, i64)> = reservations::held_cells(db, place.room.id, date, date)
+    let mut held: BTreeSet<(i64, i64)> = reservations::held_cells(db, place.room.id, date, date)
         .await?
         .into_iter()
         .map(|(_, u, c)| (u, c))
         .collect();
+    if let Some(id) = except {
+        for (d, u, c) in reservations::cells_of(db, id).await? {
+            if d == date {
+                held.remove(&(u, c));
+            }
+        }
+    }
     Ok(place
         .day
         .slots
@@ -343,11 +356,9 @@ pub fn url_encode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn deadline_of(place: &Place) -> ChangeDeadline {
-    ChangeDeadline {
-        days_before: u32::try_from(place.facility.change_days_before).unwrap_or(0),
-        resident_may_change: place.facility.resident_may_change,
-    }
+/// "変更: 利用日の3日前まで（…）／取消: 利用日の1日前まで（…）".
+fn deadline_of(place: &Place) -> String {
+    place.facility.deadlines().label()
 }
 
 async fn form_page(
@@ -365,7 +376,7 @@ async fn form_page(
         // Availability-only and private rooms are booked at the counter.
         return Err(AppError::NotFound);
     }
-    let slots = slot_choices(state.db(), &place).await?;
+    let slots = slot_choices(state.db(), &place, None).await?;
     let title = format!("{} {} の予約", place.facility.name, place.room.name);
     let mut layout = layout(state, token, &title).await?;
     if !errors.is_empty() {
@@ -473,6 +484,7 @@ async fn check(
             form_page(state, token, resident, form.clone(), errors).await?
         )),
         Err(Refusal::NotFound) => Err(AppError::NotFound),
+        Err(Refusal::CounterOnly(why)) => Err(AppError::Refused(why)),
         Err(Refusal::Invalid(found)) => {
             for (field, message) in found.iter() {
                 if errors.get(field).is_none() {
@@ -509,7 +521,7 @@ fn confirm_page(layout: Layout, form: BookingForm, p: &Prepared) -> Result<Respo
             .collect(),
         items: p.quote.items.clone(),
         total: p.quote.total,
-        deadline: deadline_of(&p.place).label(),
+        deadline: deadline_of(&p.place),
     })
 }
 
@@ -625,7 +637,7 @@ fn completion_mail(
         state.config().public_url.trim_end_matches('/')
     );
     format!(
-        "{} 様\n\n次の内容で施設の予約を受け付けました。\n\n予約番号: {reference}\n施設: {} {}（{}）\n利用日: {}\n時間: {time}\n利用目的: {}\n利用人数: {}人\n備品・附属設備: {equipment}\n\n使用料:\n{fee}  合計 {}\n\n変更・取消: {}\n予約の確認・取消はこちら: {link}\n施設へのお問い合わせ: {} {}\n\n{}\n",
+        "{} 様\n\n次の内容で施設の予約を受け付けました。\n\n予約番号: {reference}\n施設: {} {}（{}）\n利用日: {}\n時間: {time}\n利用目的: {}\n利用人数: {}人\n備品・附属設備: {equipment}\n\n使用料:\n{fee}  合計 {}\n\n{}\n予約の確認・変更・取消はこちら: {link}\n施設へのお問い合わせ: {} {}\n\n{}\n",
         r.applicant_name,
         p.place.facility.name,
         p.place.room.name,
@@ -634,7 +646,7 @@ fn completion_mail(
         r.purpose,
         r.people,
         format_yen(p.quote.total),
-        deadline_of(&p.place).label(),
+        deadline_of(&p.place),
         p.place.facility.name,
         p.place.facility.phone,
         town.town_contact,
@@ -717,29 +729,52 @@ async fn own(state: &AppState, resident: &Resident, id: i64) -> Result<Reservati
         .ok_or(AppError::NotFound)
 }
 
-/// Whether the resident may change or cancel online, and if not, why and whom to call.
-fn may_change(v: &ReservationView, today: NaiveDate) -> Result<(), String> {
-    let deadline = ChangeDeadline {
-        days_before: u32::try_from(v.change_days_before).unwrap_or(0),
-        resident_may_change: v.resident_may_change,
-    };
+/// What a resident does online to a reservation, each with its own deadline (A21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Change,
+    Cancel,
+}
+
+impl Act {
+    fn verb(self) -> &'static str {
+        match self {
+            Act::Change => "変更",
+            Act::Cancel => "取消",
+        }
+    }
+
+    fn deadline(self, v: &ReservationView) -> Deadline {
+        let d = v.deadlines();
+        match self {
+            Act::Change => d.change,
+            Act::Cancel => d.cancel,
+        }
+    }
+}
+
+/// Whether the resident may change (or cancel) online today, and if not,
+/// why and whom to call.
+pub fn may(v: &ReservationView, today: NaiveDate, act: Act) -> Result<(), String> {
+    let deadline = act.deadline(v);
+    let verb = act.verb();
     if v.r.status != "confirmed" {
         return Err("この予約は取り消されています。".into());
     }
     if v.r.use_date < today {
-        return Err("利用日が過ぎた予約は変更・取消できません。".into());
+        return Err(format!("利用日が過ぎた予約は{verb}できません。"));
     }
-    if !v.resident_may_change {
+    if !deadline.online {
         return Err(format!(
-            "{}の予約の変更・取消は窓口で受け付けています。{}（電話 {}）にご連絡ください。",
+            "{}の予約の{verb}は窓口で受け付けています。{}（電話 {}）にご連絡ください。",
             v.facility_name, v.facility_name, v.facility_phone
         ));
     }
-    if !deadline.resident_may_change_on(v.r.use_date, today) {
+    if !deadline.open_on(v.r.use_date, today) {
         return Err(format!(
-            "インターネットでの変更・取消は{}（{}）までです。{}（電話 {}）にご連絡ください。",
-            format_date(deadline.last_change_date(v.r.use_date)),
-            deadline.label(),
+            "インターネットでの{verb}は{}（{}）までです。{}（電話 {}）にご連絡ください。",
+            format_date(deadline.last_date(v.r.use_date)),
+            deadline.until(),
             v.facility_name,
             v.facility_phone
         ));
@@ -761,12 +796,51 @@ struct DetailPage {
     category: String,
     equipment: Vec<String>,
     cancel_reason: String,
-    blocked: String,
+    change_blocked: String,
+    cancel_blocked: String,
+    deadlines: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct DetailQuery {
     done: Option<String>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    token: &str,
+    v: &ReservationView,
+    done: bool,
+    notice: Option<String>,
+) -> Result<Response, AppError> {
+    let title = if done {
+        "予約が完了しました"
+    } else {
+        "予約の内容"
+    };
+    let mut layout = layout(state, token, title).await?;
+    layout.notice = notice;
+    let today = today();
+    render(&DetailPage {
+        layout,
+        done,
+        facility_name: v.facility_name.clone(),
+        facility_phone: v.facility_phone.clone(),
+        purpose: v.r.purpose.clone(),
+        activity: v.r.activity.clone(),
+        people: v.r.people,
+        category: v.category_name.clone(),
+        equipment: reservations::equipment_of(state.db(), v.r.id)
+            .await?
+            .into_iter()
+            .map(|(n, q, u, fee)| format!("{n} {q}{u}（{}）", format_yen(fee)))
+            .collect(),
+        cancel_reason: v.r.cancel_reason.clone(),
+        change_blocked: may(v, today, Act::Change).err().unwrap_or_default(),
+        cancel_blocked: may(v, today, Act::Cancel).err().unwrap_or_default(),
+        deadlines: v.deadlines().label(),
+        v: line(v),
+    })
 }
 
 pub async fn detail(
@@ -779,30 +853,16 @@ pub async fn detail(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    let done = q.done.is_some() && v.r.status == "confirmed";
-    let title = if done {
-        "予約が完了しました"
-    } else {
-        "予約の内容"
+    let confirmed = v.r.status == "confirmed";
+    let (done, notice) = match q.done.as_deref() {
+        Some("changed") if confirmed => (
+            false,
+            Some("予約の内容を変更しました。確認のメールをお送りしました。".to_owned()),
+        ),
+        Some(_) if confirmed => (true, None),
+        _ => (false, None),
     };
-    render(&DetailPage {
-        layout: layout(&state, &token, title).await?,
-        done,
-        facility_name: v.facility_name.clone(),
-        facility_phone: v.facility_phone.clone(),
-        purpose: v.r.purpose.clone(),
-        activity: v.r.activity.clone(),
-        people: v.r.people,
-        category: v.category_name.clone(),
-        equipment: reservations::equipment_of(state.db(), id)
-            .await?
-            .into_iter()
-            .map(|(n, q, u, fee)| format!("{n} {q}{u}（{}）", format_yen(fee)))
-            .collect(),
-        cancel_reason: v.r.cancel_reason.clone(),
-        blocked: may_change(&v, today()).err().unwrap_or_default(),
-        v: line(&v),
-    })
+    detail_page(&state, &token, &v, done, notice).await
 }
 
 #[derive(Template)]
@@ -821,7 +881,7 @@ pub async fn cancel_form(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
+    if may(&v, today(), Act::Cancel).is_err() {
         return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
     }
     render(&CancelPage {
@@ -830,7 +890,7 @@ pub async fn cancel_form(
     })
 }
 
-/// U10: cancels within the deadline, frees the slot at once, and mails.
+/// U10: cancels within the cancellation deadline, frees the slot at once, and mails.
 pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -840,7 +900,7 @@ pub async fn cancel(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if let Err(why) = may_change(&v, today()) {
+    if let Err(why) = may(&v, today(), Act::Cancel) {
         let mut layout = layout(&state, &token, "予約の取消").await?;
         layout.notice = Some(why);
         return render(&CancelPage {
@@ -885,20 +945,349 @@ pub async fn cancel(
     list_page(&state, &resident, layout).await
 }
 
+// ---- changing a reservation (U10 for residents, A22 for staff) ----------------
+
+/// The form of a reservation as it stands: its day, combination, the day's
+/// slots it covers, purpose, people and equipment; the starting point of a change.
+pub async fn form_of(db: &Db, v: &ReservationView) -> Result<BookingForm, AppError> {
+    let place = booking::place(db, v.r.combination_id, v.r.use_date, v.r.category_id).await?;
+    let slots = place
+        .map(|p| {
+            p.day
+                .slots
+                .iter()
+                .filter(|s| {
+                    i64::from(s.range.start.minutes()) >= v.r.start_min
+                        && i64::from(s.range.end.minutes()) <= v.r.end_min
+                })
+                .map(|s| slot_key(&s.range))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(BookingForm {
+        combination: v.r.combination_id,
+        date: v.r.use_date.to_string(),
+        slots,
+        purpose: v.r.purpose.clone(),
+        activity: v.r.activity.clone(),
+        people: v.r.people.to_string(),
+        equipment: reservations::equipment_quantities(db, v.r.id)
+            .await?
+            .into_iter()
+            .map(|(id, q)| (id, q.to_string()))
+            .collect(),
+        terms: v.r.terms_version.map(|t| t.to_string()).unwrap_or_default(),
+    })
+}
+
+/// The same applicant as before: a change never moves a reservation to
+/// someone else, nor to another category's fees.
+pub fn applicant_of(v: &ReservationView) -> Applicant {
+    Applicant {
+        resident_id: v.r.resident_id,
+        name: v.r.applicant_name.clone(),
+        phone: v.r.applicant_phone.clone(),
+        category_id: v.r.category_id,
+    }
+}
+
+/// The combinations (full court, halves ...) of the reservation's room: a
+/// change stays in the same room (and so in the same facility scope).
+pub async fn room_combinations(
+    db: &Db,
+    v: &ReservationView,
+) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(hiroba_store::catalogue::combinations(db, v.r.room_id)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect())
+}
+
+/// The typed form's day and combination for the change page; 404 for a
+/// combination outside the reservation's room (a tampered form).
+pub async fn change_place(
+    db: &Db,
+    v: &ReservationView,
+    form: &mut BookingForm,
+    errors: &mut FieldErrors,
+) -> Result<Place, AppError> {
+    let combinations = room_combinations(db, v).await?;
+    if !combinations.iter().any(|(id, _)| *id == form.combination) {
+        return Err(AppError::NotFound);
+    }
+    let date = match form.date() {
+        Some(d) => d,
+        None => {
+            errors.add(
+                "date",
+                "利用日を選んでください（例: 2026-05-01）。元の利用日を表示しています。",
+            );
+            form.date = v.r.use_date.to_string();
+            v.r.use_date
+        }
+    };
+    booking::place(db, form.combination, date, v.r.category_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// One line of "before → after" on the change confirmation, in the mail and in the log.
+pub struct ChangeRow {
+    pub label: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+impl ChangeRow {
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// What a prepared change does to a reservation, field by field.
+pub async fn change_rows(
+    db: &Db,
+    v: &ReservationView,
+    p: &Prepared,
+) -> Result<Vec<ChangeRow>, AppError> {
+    let r = &p.reservation;
+    let before_equipment = reservations::equipment_of(db, v.r.id)
+        .await?
+        .into_iter()
+        .map(|(n, q, u, _)| format!("{n} {q}{u}"))
+        .collect::<Vec<_>>();
+    let after_equipment = p
+        .equipment_lines
+        .iter()
+        .map(|(n, q, u)| format!("{n} {q}{u}"))
+        .collect::<Vec<_>>();
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "なし".to_owned()
+        } else {
+            items.join("、")
+        }
+    };
+    Ok(vec![
+        ChangeRow {
+            label: "利用日",
+            before: format_date(v.r.use_date),
+            after: format_date(r.date),
+        },
+        ChangeRow {
+            label: "時間",
+            before: time_label(v.r.start_min, v.r.end_min),
+            after: booked_time(r),
+        },
+        ChangeRow {
+            label: "区分",
+            before: v.combination_name.clone(),
+            after: p.place.combination.name.clone(),
+        },
+        ChangeRow {
+            label: "利用目的",
+            before: v.r.purpose.clone(),
+            after: r.purpose.clone(),
+        },
+        ChangeRow {
+            label: "活動内容",
+            before: v.r.activity.clone(),
+            after: r.activity.clone(),
+        },
+        ChangeRow {
+            label: "利用人数",
+            before: format!("{}人", v.r.people),
+            after: format!("{}人", r.people),
+        },
+        ChangeRow {
+            label: "備品・附属設備",
+            before: list(before_equipment),
+            after: list(after_equipment),
+        },
+        ChangeRow {
+            label: "使用料",
+            before: format_yen(v.r.fee_total),
+            after: format_yen(p.quote.total),
+        },
+    ])
+}
+
+/// "利用日: 2026年5月1日(金) → 2026年5月2日(土); 使用料: …" of what changed.
+pub fn changes_text(rows: &[ChangeRow]) -> String {
+    let changed: Vec<String> = rows
+        .iter()
+        .filter(|c| c.changed())
+        .map(|c| format!("{}: {} → {}", c.label, c.before, c.after))
+        .collect();
+    if changed.is_empty() {
+        "変更なし".to_owned()
+    } else {
+        changed.join("; ")
+    }
+}
+
+/// The mail a resident gets when their reservation was changed, online or
+/// by staff; the reference number stays the same.
+pub fn change_mail(
+    state: &AppState,
+    town: &settings::SystemSettings,
+    v: &ReservationView,
+    p: &Prepared,
+    rows: &[ChangeRow],
+    by_staff: bool,
+) -> Mail {
+    let mut lines = String::new();
+    for row in rows {
+        if row.changed() {
+            lines.push_str(&format!(
+                "  {}: {} → {}\n",
+                row.label, row.before, row.after
+            ));
+        }
+    }
+    if lines.is_empty() {
+        lines.push_str("  （内容に変わりはありません）\n");
+    }
+    let link = format!(
+        "{}/account/reservations/{}",
+        state.config().public_url.trim_end_matches('/'),
+        v.r.id
+    );
+    let (subject, opening) = if by_staff {
+        (
+            "施設で予約の内容を変更しました",
+            "施設で次のとおり予約の内容を変更しました。",
+        )
+    } else {
+        (
+            "予約の内容を変更しました",
+            "次のとおり予約の内容を変更しました。",
+        )
+    };
+    Mail {
+        to: String::new(),
+        subject: format!("【{}】{subject}（{}）", town.town_name, v.r.reference),
+        body: format!(
+            "{} 様\n\n{opening}\n\n予約番号: {}（変わりません）\n施設: {} {}（{}）\n利用日: {}\n時間: {}\n\n変更した内容:\n{lines}\n使用料: {}\n\n{}\n予約の確認はこちら: {link}\nお心当たりがない場合は、{}（電話 {}）にご連絡ください。\n\n{}\n",
+            v.r.applicant_name,
+            v.r.reference,
+            p.place.facility.name,
+            p.place.room.name,
+            p.place.combination.name,
+            format_date(p.reservation.date),
+            booked_time(&p.reservation),
+            format_yen(p.quote.total),
+            deadline_of(&p.place),
+            p.place.facility.name,
+            p.place.facility.phone,
+            town.town_contact,
+        ),
+    }
+}
+
+/// Writes a prepared change in `tx` with the resident's mail (if any) in the
+/// same transaction. `Ok(Err(..))` is a refusal (slot taken meanwhile, not
+/// enough equipment): the caller drops `tx` and nothing has changed.
+pub async fn store_change(
+    tx: &mut hiroba_store::Tx,
+    id: i64,
+    r: &NewReservation,
+    mail: Option<Mail>,
+) -> Result<Result<(), BookingError>, AppError> {
+    match reservations::change(tx, id, r).await {
+        Ok(()) => {}
+        Err(BookingError::Store(e)) => return Err(e.into()),
+        Err(e) => return Ok(Err(e)),
+    }
+    if let Some(mail) = mail {
+        outbox::enqueue(tx, &mail).await?;
+    }
+    Ok(Ok(()))
+}
+
 #[derive(Template)]
 #[template(path = "book/change.html")]
 struct ChangePage {
     layout: Layout,
     v: Line,
     errors: FieldErrors,
-    people: String,
-    purpose: String,
-    activity: String,
+    form: BookingForm,
+    combinations: Vec<(i64, String)>,
+    day: String,
+    closed: String,
+    slots: Vec<SlotChoice>,
     purposes: Vec<String>,
+    activities: Vec<String>,
+    activity_free_text: bool,
+    equipment: Vec<EquipmentChoice>,
+    capacity: String,
+    /// The terms in force, when they differ from the version accepted at booking.
+    terms_version: i64,
+    terms_body: String,
+    deadlines: String,
 }
 
-async fn purposes_for(db: &Db, v: &ReservationView) -> Result<Vec<String>, AppError> {
-    Ok(booking::purposes_for(db, v.r.facility_id, v.r.room_id, v.r.combination_id).await?)
+#[derive(Template)]
+#[template(path = "book/change_confirm.html")]
+struct ChangeConfirmPage {
+    layout: Layout,
+    v: Line,
+    form: BookingForm,
+    rows: Vec<ChangeRow>,
+    items: Vec<QuoteItem>,
+    total: i64,
+}
+
+async fn change_page(
+    state: &AppState,
+    token: &str,
+    v: &ReservationView,
+    mut form: BookingForm,
+    mut errors: FieldErrors,
+) -> Result<Response, AppError> {
+    let db = state.db();
+    let place = change_place(db, v, &mut form, &mut errors).await?;
+    if place.room.visibility() != hiroba_store::facilities::Visibility::Public {
+        return Err(AppError::Refused(format!(
+            "この室場の予約はインターネットからは変更できません。{}（電話 {}）にお問い合わせください。",
+            place.facility.name, place.facility.phone
+        )));
+    }
+    let accepted = v.r.terms_version;
+    let new_terms = place.terms.as_ref().filter(|t| Some(t.version) != accepted);
+    if new_terms.is_none() {
+        form.terms = accepted.map(|t| t.to_string()).unwrap_or_default();
+    }
+    let mut layout = layout(state, token, "予約内容の変更").await?;
+    if !errors.is_empty() {
+        layout.title = "入力内容の確認が必要です: 予約内容の変更".into();
+    }
+    render(&ChangePage {
+        layout,
+        v: line(v),
+        errors,
+        combinations: room_combinations(db, v).await?,
+        day: format_date(place.day.date),
+        closed: match &place.day.status {
+            DayStatus::Open => String::new(),
+            DayStatus::Closed { reason } => reason.clone(),
+        },
+        slots: slot_choices(db, &place, Some(v.r.id)).await?,
+        purposes: place.purposes.clone(),
+        activities: place.activities.clone(),
+        activity_free_text: place.facility.activity_free_text || place.activities.is_empty(),
+        equipment: equipment_choices(&place, &form),
+        capacity: place
+            .room
+            .capacity
+            .map(|c| format!("定員{c}人"))
+            .unwrap_or_default(),
+        terms_version: new_terms.map(|t| t.version).unwrap_or(0),
+        terms_body: new_terms.map(|t| t.body.clone()).unwrap_or_default(),
+        deadlines: v.deadlines().change.label("変更"),
+        form,
+    })
 }
 
 pub async fn change_form(
@@ -910,86 +1299,115 @@ pub async fn change_form(
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
-        return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
+    if let Err(why) = may(&v, today(), Act::Change) {
+        return detail_page(&state, &token, &v, false, Some(why)).await;
     }
-    render(&ChangePage {
-        layout: layout(&state, &token, "予約内容の変更").await?,
-        errors: FieldErrors::new(),
-        people: v.r.people.to_string(),
-        purpose: v.r.purpose.clone(),
-        activity: v.r.activity.clone(),
-        purposes: purposes_for(state.db(), &v).await?,
-        v: line(&v),
-    })
+    let form = form_of(state.db(), &v).await?;
+    change_page(&state, &token, &v, form, FieldErrors::new()).await
 }
 
-/// U10: people, purpose and activity change in place; another day or time is
-/// a new booking (and cancelling this one), so nobody loses a slot on the way.
+/// U10: changes day, time, unit or full court, equipment, purpose and people
+/// while the facility's change deadline allows, through the same checks as a
+/// booking, in one transaction that keeps the reference number. "show"
+/// redraws the form for another day or combination; the confirmation page
+/// shows the new fee; "change" stores it.
 pub async fn change(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    form: FormData,
+    data: FormData,
 ) -> Result<Response, AppError> {
     let Some((resident, token)) = signed_in(&state, &headers).await? else {
         return Ok(login_first(&format!("/account/reservations/{id}")));
     };
     let db = state.db();
     let v = own(&state, &resident, id).await?;
-    if may_change(&v, today()).is_err() {
-        return Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response());
+    if let Err(why) = may(&v, today(), Act::Change) {
+        return detail_page(&state, &token, &v, false, Some(why)).await;
     }
-    let purposes = purposes_for(db, &v).await?;
+    let mut form = BookingForm::from_form(&data);
+    let action = data.get("action");
+    if action == "show" {
+        return change_page(&state, &token, &v, form, FieldErrors::new()).await;
+    }
     let mut errors = FieldErrors::new();
-    let people_text = form.get("people").trim().to_owned();
-    let capacity = hiroba_store::facilities::room(db, v.r.room_id)
-        .await?
-        .and_then(|r| r.capacity);
-    let people = match people_text.parse::<i64>() {
-        Ok(n) if n < 1 => {
-            errors.add("people", "利用人数を1人以上で入力してください。");
-            0
-        }
-        Ok(n) if capacity.is_some_and(|c| n > c) => {
-            errors.add(
-                "people",
-                format!(
-                    "利用人数は定員（{}人）以内にしてください。",
-                    capacity.unwrap_or(0)
-                ),
-            );
-            0
-        }
-        Ok(n) => n,
-        Err(_) => {
-            errors.add("people", "利用人数は半角数字で入力してください（例: 12）。");
-            0
+    // Checks the day and combination belong to this reservation's room.
+    change_place(db, &v, &mut form, &mut errors).await?;
+    if !errors.is_empty() {
+        return change_page(&state, &token, &v, form, errors).await;
+    }
+    let Some(mut input) = form.input(applicant_of(&v), &mut errors) else {
+        return Err(AppError::NotFound);
+    };
+    input.replacing = Some(id);
+    input.reduction_id = v.r.reduction_id;
+    let prepared = match booking::prepare(db, &input, today()).await? {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return change_page(&state, &token, &v, form, errors).await,
+        Err(Refusal::NotFound) => return Err(AppError::NotFound),
+        Err(Refusal::CounterOnly(why)) => return Err(AppError::Refused(why)),
+        Err(Refusal::Invalid(found)) => {
+            for (field, message) in found.iter() {
+                if errors.get(field).is_none() {
+                    errors.add(field, message);
+                }
+            }
+            return change_page(&state, &token, &v, form, errors).await;
         }
     };
-    let purpose = form.get("purpose").trim().to_owned();
-    if purpose.is_empty() || (!purposes.is_empty() && !purposes.contains(&purpose)) {
-        errors.add("purpose", "利用目的を一覧から選んでください。");
+    let rows = change_rows(db, &v, &prepared).await?;
+    let confirm = |notice: Option<String>, rows: Vec<ChangeRow>, form: BookingForm| {
+        let state = state.clone();
+        let token = token.clone();
+        let items = prepared.quote.items.clone();
+        let total = prepared.quote.total;
+        let v = line(&v);
+        async move {
+            let mut layout = layout(&state, &token, "変更内容の確認").await?;
+            layout.notice = notice;
+            render(&ChangeConfirmPage {
+                layout,
+                v,
+                form,
+                rows,
+                items,
+                total,
+            })
+        }
+    };
+    if action != "change" {
+        return confirm(None, rows, form).await;
     }
-    let activity = form.get("activity").trim().to_owned();
-    if activity.chars().count() > 200 {
-        errors.add("activity", "活動内容は200文字以内で入力してください。");
+    // The fee shown is the fee charged: if a rule changed meanwhile, show it again.
+    if data.get("total") != prepared.quote.total.to_string() {
+        return confirm(
+            Some(
+                "料金が変わりました。新しい料金を確認してから、もう一度「この内容で変更する」を押してください。"
+                    .into(),
+            ),
+            rows,
+            form,
+        )
+        .await;
     }
-    if !errors.is_empty() {
-        return render(&ChangePage {
-            layout: layout(&state, &token, "予約内容の変更").await?,
-            errors,
-            people: people_text,
-            purpose,
-            activity,
-            purposes,
-            v: line(&v),
-        });
-    }
+    let town = settings::load(db).await?;
+    let mail = resident.email.clone().map(|to| Mail {
+        to,
+        ..change_mail(&state, &town, &v, &prepared, &rows, false)
+    });
     let mut tx = db.begin().await?;
-    reservations::update_details(&mut tx, id, people, &purpose, &activity).await?;
+    if let Err(e) = store_change(&mut tx, id, &prepared.reservation, mail).await? {
+        drop(tx);
+        let field = match &e {
+            BookingError::EquipmentShort { .. } => "equipment",
+            _ => "slots",
+        };
+        errors.add(field, e.message());
+        return change_page(&state, &token, &v, form, errors).await;
+    }
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/account/reservations/{id}")).into_response())
+    state.views().room_changed(v.r.room_id);
+    Ok(Redirect::to(&format!("/account/reservations/{id}?done=changed")).into_response())
 }
 
 /// Yen for templates ("1,440円").
@@ -1000,13 +1418,14 @@ pub fn yen<T: std::borrow::Borrow<i64>>(amount: T) -> String {
 // ---- the residents' manual (U12) -------------------------------------------------
 
 /// Screenshots the browser test `browser_booking` takes at phone width.
-const HELP_IMAGES: [(&str, &[u8]); 7] = [
+const HELP_IMAGES: [(&str, &[u8]); 8] = [
     ("register", include_bytes!("../static/help/register.png")),
     ("week", include_bytes!("../static/help/week.png")),
     ("form", include_bytes!("../static/help/form.png")),
     ("confirm", include_bytes!("../static/help/confirm.png")),
     ("done", include_bytes!("../static/help/done.png")),
     ("mine", include_bytes!("../static/help/mine.png")),
+    ("change", include_bytes!("../static/help/change.png")),
     ("cancel", include_bytes!("../static/help/cancel.png")),
 ];
 

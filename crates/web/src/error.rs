@@ -19,6 +19,10 @@ pub enum AppError {
     /// The change would orphan or contradict other records; nothing was stored.
     #[error("in use: {0}")]
     InUse(String),
+    /// A request the rules refuse as a whole (not a field to correct); the
+    /// message says what to do instead.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -77,6 +81,11 @@ impl IntoResponse for AppError {
                     "予約・利用者・料金などの記録とつながっているため、削除や変更を行いませんでした（何も変更されていません）。使わなくなった場合は、削除する代わりに非公開・休館・受付停止などに切り替えてください。ブラウザの「戻る」で前の画面に戻れます。".to_owned(),
                 )
             }
+            AppError::Refused(message) => (
+                StatusCode::FORBIDDEN,
+                "この手続きはできません",
+                message.clone(),
+            ),
             AppError::Internal(detail) => {
                 // The detail goes to the operator's log, never to the page.
                 tracing::error!(error = %detail, "internal error");

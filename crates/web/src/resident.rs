@@ -235,9 +235,10 @@ pub async fn register(
             drop(tx);
             // Tell the address's owner, not the visitor.
             let body = format!(
-                "このメールアドレスで{}の公共施設予約への利用者登録のお申し込みがありましたが、すでに登録されています。\nご本人の場合は、ログイン画面からログインしてください。パスワードを忘れた場合は、窓口にご連絡ください。\n\n{}\n\nお心当たりがない場合は、このメールを破棄してください。\n\n{}\n",
+                "このメールアドレスで{}の公共施設予約への利用者登録のお申し込みがありましたが、すでに登録されています。\nご本人の場合は、ログイン画面からログインしてください。\n\n{}\n\nパスワードを忘れた場合は、次のページで再設定用のメールを受け取れます（施設の窓口でもご案内します）。\n\n{}\n\nお心当たりがない場合は、このメールを破棄してください。\n\n{}\n",
                 town.town_name,
                 link(&state, "/account/login"),
+                link(&state, "/account/forgot"),
                 town.town_contact
             );
             let mut tx = db.begin().await?;

@@ -282,3 +282,138 @@ async fn equipment_stock_holds_under_contention_and_cancelling_frees_the_slot() 
         );
     }
 }
+
+/// A22/U10: a change rewrites the held cells and equipment in one transaction,
+/// keeping the id and reference; when the new slot is taken or the equipment
+/// short, the reservation stays exactly as it was (A08 decides here too).
+#[tokio::test]
+async fn a_change_moves_cells_and_equipment_or_changes_nothing() {
+    for t in backends().await {
+        let a = arena(&t.db).await;
+        let db = &t.db;
+        let date = NaiveDate::from_ymd_opt(2027, 4, 7).unwrap();
+        let morning = TimeRange::parse("9:00", "12:00").unwrap();
+        let afternoon = TimeRange::parse("13:00", "17:00").unwrap();
+        let table = catalogue::equipment(db, a.facility)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == "卓球台")
+            .unwrap();
+        let store = move |r: NewReservation| async move {
+            let mut tx = db.begin().await.unwrap();
+            let id = reservations::create(&mut tx, &r).await.unwrap().0;
+            tx.commit().await.unwrap();
+            id
+        };
+        // Half A in the morning with 5 tables; half B in the afternoon with 3.
+        let mine = store(request(&a, 1, date, morning, vec![(table.id, 5, 500)])).await;
+        store(request(&a, 2, date, afternoon, vec![(table.id, 3, 300)])).await;
+        let before = reservations::get(db, mine).await.unwrap().unwrap();
+        let change = move |r: NewReservation| async move {
+            let mut tx = db.begin().await.unwrap();
+            let result = reservations::change(&mut tx, mine, &r).await;
+            if result.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            result
+        };
+        let held = move || async move {
+            let mut cells = reservations::cells_of(db, mine).await.unwrap();
+            cells.sort_unstable();
+            cells
+        };
+
+        // To the full court at the same hour: its own half A is no clash.
+        let mut full = request(&a, 0, date, morning, vec![(table.id, 8, 800)]);
+        full.fee_total = 4000;
+        change(full).await.unwrap();
+        let after = reservations::get(db, mine).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                after.reference.as_str(),
+                after.combination_id,
+                after.fee_total
+            ),
+            (before.reference.as_str(), a.combos[0].0, 4000),
+            "{}",
+            t.label()
+        );
+        assert_eq!(
+            held().await.len(),
+            hiroba_domain::booking::cells(&morning).count() * 2
+        );
+        assert_eq!(
+            reservations::equipment_quantities(db, mine).await.unwrap(),
+            vec![(table.id, 8)]
+        );
+        let settled = (after.clone(), held().await);
+
+        // To the full court in the afternoon: half B is held there. Nothing changes.
+        let taken = change(request(&a, 0, date, afternoon, Vec::new())).await;
+        assert!(
+            matches!(taken, Err(BookingError::Taken)),
+            "{}: {taken:?}",
+            t.label()
+        );
+        // To half A in the afternoon with 6 tables: only 5 are left then.
+        let short = change(request(&a, 1, date, afternoon, vec![(table.id, 6, 600)])).await;
+        assert!(
+            matches!(
+                short,
+                Err(BookingError::EquipmentShort { available: 5, .. })
+            ),
+            "{}: {short:?}",
+            t.label()
+        );
+        assert_eq!(
+            (
+                reservations::get(db, mine).await.unwrap().unwrap(),
+                held().await
+            ),
+            settled,
+            "{}: a refused change leaves the reservation as it was",
+            t.label()
+        );
+        assert_eq!(
+            reservations::equipment_quantities(db, mine).await.unwrap(),
+            vec![(table.id, 8)]
+        );
+
+        // With 5 tables it fits; the morning is free again.
+        change(request(&a, 1, date, afternoon, vec![(table.id, 5, 500)]))
+            .await
+            .unwrap();
+        let cells = reservations::held_cells(db, a.room, date, date)
+            .await
+            .unwrap();
+        assert!(
+            cells
+                .iter()
+                .all(|(_, _, cell)| !hiroba_domain::booking::cells(&morning).contains(cell)),
+            "{}: the morning was freed",
+            t.label()
+        );
+        assert_eq!(
+            reservations::for_room(db, a.room, date, date)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+
+        // A cancelled reservation cannot be changed.
+        let mut tx = db.begin().await.unwrap();
+        reservations::cancel(&mut tx, mine, "取消").await.unwrap();
+        tx.commit().await.unwrap();
+        let gone = change(request(&a, 1, date, morning, Vec::new())).await;
+        assert!(
+            matches!(
+                gone,
+                Err(BookingError::Store(hiroba_store::StoreError::NotFound))
+            ),
+            "{}",
+            t.label()
+        );
+    }
+}

@@ -298,32 +298,32 @@ async fn refusals_say_what_to_do_instead() {
                 .is_empty()
         );
 
-        // A reservation inside the change deadline cannot be cancelled online;
-        // the page says until when and whom to call.
+        // A reservation inside the cancellation deadline cannot be cancelled
+        // online; the page says until when and whom to call.
         let soon = open_days(db, a.room, today() + Duration::days(1)).await[0].clone();
         let (s0, s1) = (soon.1[0].start.to_string(), soon.1[0].end.to_string());
         let id = hiroba_testkit::reserve_for(db, &a.half_b, soon.0, (&s0, &s1), Some(me_id)).await;
-        let facility = hiroba_store::facilities::get(db, a.facility)
+        let mut tx = db.begin().await.unwrap();
+        hiroba_store::facilities::set_cancel_deadline(&mut tx, a.facility, 10, true)
             .await
-            .unwrap()
             .unwrap();
-        if soon.0 - today() <= Duration::days(facility.change_days_before) {
-            let page = me
-                .get(&format!("/account/reservations/{id}"))
-                .await
-                .text()
-                .await
-                .unwrap();
-            assert!(page.contains(&a.phone), "{}: whom to call", app.label());
-            let res = me
-                .post(&format!("/account/reservations/{id}/cancel"), &[])
-                .await;
-            assert!(res.text().await.unwrap().contains("ご連絡ください"));
-            assert_eq!(
-                reservations::get(db, id).await.unwrap().unwrap().status,
-                "confirmed"
-            );
-        }
+        tx.commit().await.unwrap();
+        assert!(soon.0 - today() < Duration::days(10));
+        let page = me
+            .get(&format!("/account/reservations/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&a.phone), "{}: whom to call", app.label());
+        let res = me
+            .post(&format!("/account/reservations/{id}/cancel"), &[])
+            .await;
+        assert!(res.text().await.unwrap().contains("ご連絡ください"));
+        assert_eq!(
+            reservations::get(db, id).await.unwrap().unwrap().status,
+            "confirmed"
+        );
 
         // Visitors are sent to sign in first, and back afterwards.
         let res = app
@@ -452,6 +452,172 @@ async fn residents_sign_in_by_number_and_the_monthly_limit_holds() {
         assert!(
             page.contains(&format!("1か月の予約は{limit}件まで")),
             "{}: monthly limit",
+            app.label()
+        );
+    }
+}
+
+/// A09: a resident's booking of a room that is "availability only" or
+/// private is refused by the booking checks themselves, even when posted
+/// straight to the confirm and complete steps; the counter still books it.
+#[tokio::test]
+async fn rooms_not_public_are_refused_to_residents_even_when_posted_directly() {
+    use hiroba_store::facilities::{self, RoomChange, Visibility};
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, me_id) = app
+            .resident("mieru@example.jp", "国富 見", a.category)
+            .await;
+        let room = facilities::room(db, a.room).await.unwrap().unwrap();
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(10)).await[0].clone();
+        let slot = slot_key(&slots[0]);
+        let (combo, d, terms) = (
+            a.half_a.id.to_string(),
+            date.to_string(),
+            a.terms_version.to_string(),
+        );
+        for visibility in [Visibility::Availability, Visibility::Private] {
+            let mut tx = db.begin().await.unwrap();
+            facilities::update_room(
+                &mut tx,
+                room.id,
+                &RoomChange {
+                    name: room.name.clone(),
+                    description: room.description.clone(),
+                    capacity: room.capacity,
+                    visibility,
+                    min_minutes: room.min_minutes,
+                },
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            for step in ["/book/confirm", "/book/complete"] {
+                let res = me
+                    .post(
+                        step,
+                        &[
+                            ("combination", &combo),
+                            ("date", &d),
+                            ("slot", &slot),
+                            ("purpose", &a.purpose),
+                            ("people", "5"),
+                            ("terms", &terms),
+                            ("total", "1440"),
+                        ],
+                    )
+                    .await;
+                assert_eq!(res.status(), 403, "{}: {visibility:?} {step}", app.label());
+                let page = res.text().await.unwrap();
+                assert!(
+                    page.contains("インターネットからは予約できません") && page.contains(&a.phone),
+                    "{}: {visibility:?} {step}: the reason and whom to ask",
+                    app.label()
+                );
+            }
+        }
+        assert_eq!(
+            count_reservations(db).await,
+            0,
+            "{}: nothing stored",
+            app.label()
+        );
+        assert!(
+            reservations::for_resident(db, me_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Staff may book any room in their scope at the counter, private ones too.
+        let admin = app.login_admin().await;
+        let cat = a.category.to_string();
+        let res = admin
+            .post(
+                "/admin/reservations/new",
+                &[
+                    ("combination", &combo),
+                    ("date", &d),
+                    ("slot", &slot),
+                    ("purpose", &a.purpose),
+                    ("people", "5"),
+                    ("applicant_kind", "walkin"),
+                    ("walkin_name", "窓口 次郎"),
+                    ("walkin_phone", "0985-75-0001"),
+                    ("walkin_category", &cat),
+                    ("action", "book"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "{}: counter books a private room",
+            app.label()
+        );
+        assert_eq!(count_reservations(db).await, 1);
+    }
+}
+
+/// A14: a resident whose user category may not book a facility is told so
+/// in Japanese, with whom to ask; nothing is stored.
+#[tokio::test]
+async fn a_category_not_allowed_is_refused_with_a_reason() {
+    use hiroba_store::catalogue;
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let categories = catalogue::categories(db).await.unwrap();
+        let outside = categories.iter().find(|c| c.name == "町外").unwrap().id;
+        // The arena takes bookings from every category but 町外.
+        let kept: Vec<_> = catalogue::facility_categories(db, a.facility)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.category_id != outside)
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        catalogue::save_facility_categories(&mut tx, a.facility, &kept)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let (me, me_id) = app
+            .resident("sotogawa@example.jp", "町外 太郎", outside)
+            .await;
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(10)).await[0].clone();
+        let fields = [
+            ("combination", a.half_a.id.to_string()),
+            ("date", date.to_string()),
+            ("slot", slot_key(&slots[0])),
+            ("purpose", a.purpose.clone()),
+            ("people", "5".to_owned()),
+            ("terms", a.terms_version.to_string()),
+            ("total", "1".to_owned()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for step in ["/book/confirm", "/book/complete"] {
+            let page = me.post(step, &fields).await;
+            assert_eq!(page.status(), 200, "{}: {step}", app.label());
+            let page = page.text().await.unwrap();
+            assert!(
+                page.contains("あなたの利用者区分ではインターネットから予約できません")
+                    && page.contains("窓口にお問い合わせください"),
+                "{}: {step}: category not allowed",
+                app.label()
+            );
+        }
+        assert!(
+            reservations::for_resident(db, me_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            count_reservations(db).await,
+            0,
+            "{}: nothing stored",
             app.label()
         );
     }

@@ -3,7 +3,7 @@
 //! アリーナくにとみ half A with lighting, sees the fee on the confirmation page,
 //! completes and finds it under "my reservations"; another resident who had
 //! the full court's form open fails over it and reads why; the first resident
-//! cancels; staff book a walk-in at the counter. The phone-width screenshots
+//! changes the number of people and then cancels; staff book a walk-in at the counter. The phone-width screenshots
 //! illustrate the residents' manual at /help (crates/web/static/help/).
 
 use std::path::PathBuf;
@@ -179,6 +179,24 @@ async fn the_booking_story_on_a_phone_and_a_desktop() {
         assert!(page.text("main").await.unwrap().contains(reference.trim()));
         shot(&page, width, "mine").await;
         page.click_and_wait("ul.reservation-list a").await.unwrap();
+        // U10: the resident changes the number of people, sees the change
+        // and the fee on the confirmation page, and stores it.
+        page.click_and_wait("a[href$='/change']").await.unwrap();
+        page.fill("#f-people", "12").await.unwrap();
+        shot(&page, width, "change").await;
+        page.click_and_wait("button[value=confirm]").await.unwrap();
+        assert!(
+            page.text("main").await.unwrap().contains("変更内容の確認"),
+            "{width}: change confirmation"
+        );
+        page.click_and_wait("button[value=change]").await.unwrap();
+        assert!(
+            page.text(".notice")
+                .await
+                .unwrap()
+                .contains("予約の内容を変更しました"),
+            "{width}: changed"
+        );
         page.click_and_wait("a.button.danger").await.unwrap();
         shot(&page, width, "cancel").await;
         page.click_and_wait("form.stack button.danger")
@@ -232,6 +250,38 @@ async fn the_booking_story_on_a_phone_and_a_desktop() {
         desk.screenshot(&shots().join(format!("counter-done-{width}.png")))
             .await
             .unwrap();
+
+        // The week view lists the booking (applicant, people) and links free
+        // slots to the counter form, for every room of the facility.
+        desk.goto(&app.url(&format!(
+            "/admin/desk?view=week&date={date}&facility={}",
+            a.facility
+        )))
+        .await
+        .unwrap();
+        let week = desk.text("table.desk-week").await.unwrap();
+        assert!(
+            week.contains("窓口 一郎 8人"),
+            "{width}: week lists the booking"
+        );
+        desk.screenshot(&shots().join(format!("counter-week-{width}.png")))
+            .await
+            .unwrap();
+        if width >= 1280 {
+            // The week fits a desktop screen without sideways scrolling.
+            let fits = desk
+                .eval("(() => { const t = document.querySelector('table.desk-week'); return t.getBoundingClientRect().right <= document.documentElement.clientWidth + 1; })()")
+                .await
+                .unwrap();
+            assert_eq!(fits, serde_json::Value::Bool(true), "{width}: week fits");
+        }
+        desk.click_and_wait("table.desk-week .desk-free a")
+            .await
+            .unwrap();
+        assert!(
+            desk.text("h1").await.unwrap().contains("窓口での予約"),
+            "{width}: a free slot opens the counter form"
+        );
 
         // The manual (U12) shows these screenshots.
         page.goto(&app.url("/help")).await.unwrap();

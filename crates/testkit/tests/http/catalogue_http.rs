@@ -315,7 +315,7 @@ async fn bad_catalogue_input_is_refused_at_the_field() {
             app.label()
         );
 
-        // A change deadline beyond a year is refused.
+        // A change deadline after the use date is refused.
         let res = admin
             .post(
                 &format!("/admin/facilities/{fid}/edit"),
@@ -327,7 +327,7 @@ async fn bad_catalogue_input_is_refused_at_the_field() {
                 ],
             )
             .await;
-        assert!(res.text().await.unwrap().contains("変更・取消の期限"));
+        assert!(res.text().await.unwrap().contains("変更の期限は 0〜365"));
     }
 }
 

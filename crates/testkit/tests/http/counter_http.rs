@@ -4,6 +4,7 @@
 
 use chrono::Duration;
 use hiroba_domain::permission::{FacilityScope, Permission};
+use hiroba_domain::time_of_day::TimeRange;
 use hiroba_store::{audit, reservations};
 use hiroba_testkit::{arena, open_days, slot_key, spawn_all, today};
 
@@ -212,11 +213,7 @@ async fn override_needs_its_permission_and_a_reason() {
         let db = app.db();
         let a = arena(db).await;
         // Beyond every category's booking window.
-        let far = open_days(db, a.room, today() + Duration::days(70)).await;
-        let (date, slots) = far
-            .into_iter()
-            .find(|(d, _)| *d > today() + Duration::days(75))
-            .unwrap();
+        let (date, slots) = hiroba_testkit::beyond_window(db, a.facility, a.room).await;
         let slot = slot_key(&slots[0]);
         let combo = a.half_b.id.to_string();
         let d = date.to_string();
@@ -344,5 +341,214 @@ async fn staff_outside_the_scope_are_refused() {
         let r = reservations::get(db, id).await.unwrap().unwrap();
         assert!(!list.contains(&r.reference));
         assert_eq!(r.status, "confirmed");
+    }
+}
+
+/// A23: a counter booking on behalf of a registered resident, found by
+/// number or e-mail: the reservation is theirs (it shows under "my
+/// reservations"), and they get the mail.
+#[tokio::test]
+async fn staff_book_for_a_registered_resident() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let (me, resident) = app
+            .resident("touroku@example.jp", "国富 登録", a.category)
+            .await;
+        let admin = app.login_admin().await;
+        let days = open_days(db, a.room, today() + Duration::days(4)).await;
+        let (date, slots) = days[0].clone();
+        let (combo, d, slot) = (
+            a.half_a.id.to_string(),
+            date.to_string(),
+            slot_key(&slots[0]),
+        );
+        let number = resident.to_string();
+        let fields = |who: &'static str, applicant: &str| {
+            vec![
+                ("combination".to_owned(), combo.clone()),
+                ("date".to_owned(), d.clone()),
+                ("slot".to_owned(), slot.clone()),
+                ("purpose".to_owned(), a.purpose.clone()),
+                ("people".to_owned(), "6".to_owned()),
+                ("applicant_kind".to_owned(), who.to_owned()),
+                ("resident".to_owned(), applicant.to_owned()),
+                ("action".to_owned(), "book".to_owned()),
+            ]
+        };
+        let post = |f: Vec<(String, String)>| {
+            let admin = &admin;
+            async move {
+                let f: Vec<(&str, &str)> =
+                    f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                admin.post("/admin/reservations/new", &f).await
+            }
+        };
+
+        // Unknown or missing resident: refused at the field, nothing stored.
+        let page = post(fields("resident", "999999"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("その利用者は見つからないか"),
+            "{}",
+            app.label()
+        );
+        let page = post(fields("resident", "")).await.text().await.unwrap();
+        assert!(page.contains("利用者番号かメールアドレスを入力してください"));
+        assert!(
+            reservations::held_cells(db, a.room, date, date)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // By number.
+        let res = post(fields("resident", &number)).await;
+        assert_eq!(res.status(), 303, "{}: counter booking", app.label());
+        let mine = reservations::for_resident(db, resident).await.unwrap();
+        assert_eq!(mine.len(), 1, "{}", app.label());
+        let r = &mine[0].r;
+        assert_eq!(
+            (r.applicant_name.as_str(), r.category_id, r.combination_id),
+            ("国富 登録", a.category, a.half_a.id)
+        );
+        let mails = hiroba_store::outbox::recent(db, 10).await.unwrap();
+        assert!(
+            mails.iter().any(|m| m.to_address == "touroku@example.jp"
+                && m.subject.contains("窓口で施設の予約を受け付けました")
+                && m.subject.contains(&r.reference)),
+            "{}: the resident's mail",
+            app.label()
+        );
+        let list = me.get("/account/reservations").await.text().await.unwrap();
+        assert!(
+            list.contains(&r.reference),
+            "{}: my reservations",
+            app.label()
+        );
+        let log = audit::search(db, &audit::Filter::default(), 10, 0)
+            .await
+            .unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.action == "reservation.create" && e.summary.contains("登録利用者"))
+        );
+
+        // By e-mail address, for the other half.
+        let mut by_mail = fields("resident", "Touroku@Example.jp");
+        by_mail[0].1 = a.half_b.id.to_string();
+        let res = post(by_mail).await;
+        assert_eq!(res.status(), 303, "{}: by e-mail", app.label());
+        assert_eq!(
+            reservations::for_resident(db, resident)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
+
+/// The desk's week view lists every slot's reservations (applicant and
+/// people), closures and blocks, and links each free combination to the
+/// counter form with the day and slot filled in, for every room of the facility.
+#[tokio::test]
+async fn the_desk_week_lists_reservations_closures_and_free_slots() {
+    for app in spawn_all().await {
+        let db = app.db();
+        let a = arena(db).await;
+        let admin = app.login_admin().await;
+        let (date, slots) = open_days(db, a.room, today() + Duration::days(8)).await[0].clone();
+        let (s0, s1) = (slots[0].start.to_string(), slots[0].end.to_string());
+        let id = hiroba_testkit::reserve(db, &a.half_a, date, (&s0, &s1)).await;
+        // A block on the next slot, and a closure on another day of the same week.
+        let blocked = slots[1];
+        let sunday = date
+            - Duration::days(i64::from(
+                chrono::Datelike::weekday(&date).num_days_from_sunday(),
+            ));
+        let closed_day = (0..7)
+            .map(|i| sunday + Duration::days(i))
+            .find(|d| *d != date)
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        hiroba_store::catalogue::insert_block(
+            &mut tx,
+            &hiroba_store::catalogue::BlockRow {
+                id: 0,
+                facility_id: a.facility,
+                room_id: Some(a.room),
+                combination_id: None,
+                date,
+                start_min: Some(i64::from(blocked.start.minutes())),
+                end_min: Some(i64::from(blocked.end.minutes())),
+                reason: "町バレーボール大会の準備".into(),
+            },
+        )
+        .await
+        .unwrap();
+        hiroba_store::catalogue::insert_closure(
+            &mut tx,
+            &hiroba_store::catalogue::ClosureRow {
+                id: 0,
+                facility_id: a.facility,
+                room_id: Some(a.room),
+                from_date: closed_day,
+                to_date: closed_day,
+                reason: "床の改修".into(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let page = admin
+            .get(&format!(
+                "/admin/desk?view=week&date={date}&facility={}",
+                a.facility
+            ))
+            .await;
+        assert_eq!(page.status(), 200, "{}", app.label());
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!("/admin/reservations/{id}")) && page.contains("国富 花子 8人"),
+            "{}: the reservation with applicant and people",
+            app.label()
+        );
+        assert!(
+            page.contains("利用不可: 町バレーボール大会の準備"),
+            "{}: the block",
+            app.label()
+        );
+        // Half B is still free in the booked slot; half A and the full court are not.
+        let link = |c: i64, s: &TimeRange| {
+            format!(
+                "/admin/reservations/new?combination={c}&#38;date={date}&#38;slot={}",
+                slot_key(s)
+            )
+        };
+        assert!(
+            page.contains(&link(a.half_b.id, &slots[0])),
+            "{}",
+            app.label()
+        );
+        assert!(!page.contains(&link(a.half_a.id, &slots[0])));
+        assert!(!page.contains(&link(a.full.id, &slots[0])));
+        assert!(!page.contains(&link(a.half_b.id, &blocked)));
+        // Every room of the facility has its row, and closed days say why.
+        for room in hiroba_store::facilities::rooms(db, a.facility)
+            .await
+            .unwrap()
+        {
+            assert!(page.contains(&room.name), "{}: {}", app.label(), room.name);
+        }
+        assert!(
+            page.contains("休館: ") && page.contains("床の改修"),
+            "{}: the closure in the week",
+            app.label()
+        );
     }
 }

@@ -12,6 +12,7 @@ mod browser_line;
 mod browser_reports;
 mod browser_staff;
 mod catalogue_http;
+mod change_http;
 mod concurrency_http;
 mod counter_http;
 mod line_admin_http;

@@ -191,6 +191,16 @@ async fn a_resident_registers_verifies_by_mail_and_logs_in() {
             mails[0].subject.contains("利用者登録について")
                 && mails[0].to_address == "hanako@example.jp"
         );
+        // A forgotten password is reset online (the counter stays an alternative).
+        let forgot = format!(
+            "{}/account/forgot",
+            app.state.config().public_url.trim_end_matches('/')
+        );
+        assert!(
+            mails[0].body.contains(&forgot) && mails[0].body.contains("窓口"),
+            "{}: the mail points to the forgotten-password page",
+            app.label()
+        );
 
         // Logging out ends the session.
         let account = client

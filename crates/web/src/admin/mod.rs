@@ -51,6 +51,8 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/reservations/{id}", desk, reservations::detail)
         .post("/reservations/{id}", desk, reservations::update)
         .post("/reservations/{id}/cancel", desk, reservations::cancel)
+        .get("/reservations/{id}/change", desk, reservations::change_form)
+        .post("/reservations/{id}/change", desk, reservations::change)
         .get("/login", Public, login::form)
         .post("/login", Public, login::submit)
         .post("/logout", any, login::logout)

@@ -11,15 +11,16 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
-use hiroba_domain::booking::{Availability, cells, slot_availability};
-use hiroba_domain::calendar::{DayStatus, SlotState};
+use hiroba_domain::booking::cells;
+use hiroba_domain::calendar::{CalendarDay, DayStatus, SlotState};
 use hiroba_domain::datetime::{format_date, weekday_jp};
 use hiroba_domain::fees::{QuoteItem, format_yen};
 use hiroba_domain::permission::{FacilityScope, Permission};
 use hiroba_domain::validation::FieldErrors;
 use hiroba_store::booking::{self, Applicant, Counter, Refusal};
-use hiroba_store::catalogue::{self, ReductionRow, UserCategory};
+use hiroba_store::catalogue::{self, Combination, ReductionRow, UserCategory};
 use hiroba_store::facilities::{self, Facility};
+use hiroba_store::outbox::Mail;
 use hiroba_store::reservations::{self, BookingError, ReservationView, Search};
 use hiroba_store::{audit, catalogue_domain, residents};
 use serde::Deserialize;
@@ -28,8 +29,9 @@ use super::render;
 use crate::AppState;
 use crate::auth::CurrentStaff;
 use crate::booking::{
-    BookingForm, EquipmentChoice, SlotChoice, booked_time, equipment_choices, slot_choices,
-    slot_key, time_label, today,
+    BookingForm, ChangeRow, EquipmentChoice, SlotChoice, applicant_of, booked_time, change_mail,
+    change_place, change_rows, changes_text, equipment_choices, form_of, room_combinations,
+    slot_choices, slot_key, store_change, time_label, today,
 };
 use crate::error::AppError;
 use crate::form::FormData;
@@ -62,6 +64,7 @@ fn parse_date(s: Option<&str>) -> Option<NaiveDate> {
 pub struct DeskBooking {
     pub id: i64,
     pub who: String,
+    pub people: i64,
     pub what: String,
 }
 
@@ -74,11 +77,17 @@ pub struct DeskSlot {
     pub free: Vec<(String, String)>,
 }
 
+/// One room on one day: closed, or its slots with reservations, blocks and free combinations.
+pub struct DeskDay {
+    pub date: String,
+    pub closed: String,
+    pub slots: Vec<DeskSlot>,
+}
+
 pub struct DeskRoom {
     pub name: String,
     pub private: bool,
-    pub closed: String,
-    pub slots: Vec<DeskSlot>,
+    pub day: DeskDay,
 }
 
 pub struct DeskFacility {
@@ -87,16 +96,11 @@ pub struct DeskFacility {
     pub rooms: Vec<DeskRoom>,
 }
 
-pub struct WeekCell {
-    pub date: String,
-    pub closed: String,
-    /// (label, mark, css)
-    pub slots: Vec<(String, &'static str, &'static str)>,
-}
-
+/// A row of the week view: one room, seven days.
 pub struct WeekRoom {
     pub name: String,
-    pub cells: Vec<WeekCell>,
+    pub private: bool,
+    pub days: Vec<DeskDay>,
 }
 
 #[derive(Template)]
@@ -122,33 +126,51 @@ pub struct DeskQuery {
     facility: Option<i64>,
 }
 
-/// The day's state of one room, slot by slot, with its reservations.
-async fn desk_room(
-    state: &AppState,
+/// The calendar days of a room from `from` to `to` (the month calendar is
+/// computed per month, so a week across two months takes two).
+async fn calendar_days(
+    db: &hiroba_store::Db,
+    room_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<CalendarDay>, AppError> {
+    let mut days = Vec::new();
+    let mut month = from.with_day(1).unwrap_or(from);
+    while month <= to {
+        days.extend(
+            catalogue_domain::month_calendar(db, room_id, None, month.year(), month.month())
+                .await?
+                .into_iter()
+                .filter(|d| d.date >= from && d.date <= to),
+        );
+        month = match month.checked_add_months(chrono::Months::new(1)) {
+            Some(m) => m,
+            None => break,
+        };
+    }
+    Ok(days)
+}
+
+/// One room's day at the desk: every slot with its reservations (applicant,
+/// people), its block, and a counter booking link per combination still free.
+fn desk_day(
     room: &facilities::Room,
-    date: NaiveDate,
+    day: &CalendarDay,
+    combos: &[Combination],
+    held: &BTreeSet<(NaiveDate, i64, i64)>,
     booked: &[ReservationView],
-) -> Result<DeskRoom, AppError> {
-    let db = state.db();
-    let day = catalogue_domain::month_calendar(db, room.id, None, date.year(), date.month())
-        .await?
-        .into_iter()
-        .find(|d| d.date == date);
-    let combos = catalogue::combinations(db, room.id).await?;
-    let held: BTreeSet<(i64, i64)> = reservations::held_cells(db, room.id, date, date)
-        .await?
-        .into_iter()
-        .map(|(_, u, c)| (u, c))
-        .collect();
-    let mut out = DeskRoom {
-        name: room.name.clone(),
-        private: room.visibility() == facilities::Visibility::Private,
-        closed: String::new(),
+) -> DeskDay {
+    let date = day.date;
+    let mut out = DeskDay {
+        date: date.to_string(),
+        closed: match &day.status {
+            DayStatus::Closed { reason } => reason.clone(),
+            DayStatus::Open => String::new(),
+        },
         slots: Vec::new(),
     };
-    let Some(day) = day else { return Ok(out) };
-    if let DayStatus::Closed { reason } = &day.status {
-        out.closed = reason.clone();
+    if !out.closed.is_empty() {
+        return out;
     }
     for s in &day.slots {
         let (start, end) = (
@@ -157,10 +179,16 @@ async fn desk_room(
         );
         let bookings = booked
             .iter()
-            .filter(|v| v.r.room_id == room.id && v.r.start_min < end && v.r.end_min > start)
+            .filter(|v| {
+                v.r.room_id == room.id
+                    && v.r.use_date == date
+                    && v.r.start_min < end
+                    && v.r.end_min > start
+            })
             .map(|v| DeskBooking {
                 id: v.r.id,
                 who: v.r.applicant_name.clone(),
+                people: v.r.people,
                 what: format!(
                     "{} {}",
                     v.combination_name,
@@ -173,7 +201,7 @@ async fn desk_room(
                 .iter()
                 .filter(|c| {
                     !cells(&s.range)
-                        .any(|cell| c.unit_ids.iter().any(|u| held.contains(&(*u, cell))))
+                        .any(|cell| c.unit_ids.iter().any(|u| held.contains(&(date, *u, cell))))
                 })
                 .map(|c| {
                     (
@@ -200,7 +228,29 @@ async fn desk_room(
             free,
         });
     }
-    Ok(out)
+    out
+}
+
+/// A room's desk days from `from` to `to`, from one read of its calendar,
+/// combinations and held cells.
+async fn desk_days(
+    state: &AppState,
+    room: &facilities::Room,
+    from: NaiveDate,
+    to: NaiveDate,
+    booked: &[ReservationView],
+) -> Result<Vec<DeskDay>, AppError> {
+    let db = state.db();
+    let combos = catalogue::combinations(db, room.id).await?;
+    let held: BTreeSet<(NaiveDate, i64, i64)> = reservations::held_cells(db, room.id, from, to)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(calendar_days(db, room.id, from, to)
+        .await?
+        .iter()
+        .map(|d| desk_day(room, d, &combos, &held, booked))
+        .collect())
 }
 
 pub async fn desk(
@@ -215,6 +265,8 @@ pub async fn desk(
         me.require_facility(&state, f).await?;
     }
     let week_view = q.view.as_deref() == Some("week");
+    // The week view is one facility at a time (a week of every facility
+    // would be a very long page); it starts with the first in scope.
     let facility = q
         .facility
         .or_else(|| week_view.then(|| in_scope.first().map(|f| f.id)).flatten())
@@ -234,76 +286,14 @@ pub async fn desk(
         let end = start + Duration::days(6);
         let mut week = Vec::new();
         for f in &shown {
-            for room in facilities::rooms(db, f.id).await? {
-                let units: BTreeSet<i64> = catalogue::units(db, room.id)
-                    .await?
-                    .iter()
-                    .map(|u| u.id)
-                    .collect();
-                let mut held: std::collections::BTreeMap<(NaiveDate, i64), BTreeSet<i64>> =
-                    std::collections::BTreeMap::new();
-                for (d, u, c) in reservations::held_cells(db, room.id, start, end).await? {
-                    held.entry((d, c)).or_default().insert(u);
-                }
-                let mut days = Vec::new();
-                let mut month = start.with_day(1).unwrap_or(start);
-                while month <= end {
-                    days.extend(
-                        catalogue_domain::month_calendar(
-                            db,
-                            room.id,
-                            None,
-                            month.year(),
-                            month.month(),
-                        )
-                        .await?
-                        .into_iter()
-                        .filter(|d| d.date >= start && d.date <= end),
-                    );
-                    month = month
-                        .checked_add_months(chrono::Months::new(1))
-                        .unwrap_or(end + Duration::days(1));
-                }
-                let cells_row = days
-                    .iter()
-                    .map(|d| WeekCell {
-                        date: d.date.to_string(),
-                        closed: match &d.status {
-                            DayStatus::Closed { reason } => reason.clone(),
-                            DayStatus::Open => String::new(),
-                        },
-                        slots: d
-                            .slots
-                            .iter()
-                            .map(|s| {
-                                let a = match &s.state {
-                                    SlotState::Blocked { reason } => Availability::Closed {
-                                        reason: reason.clone(),
-                                    },
-                                    SlotState::Open => {
-                                        let mut taken = BTreeSet::new();
-                                        for c in cells(&s.range) {
-                                            if let Some(u) = held.get(&(d.date, c)) {
-                                                taken.extend(u);
-                                            }
-                                        }
-                                        slot_availability(&units, &taken)
-                                    }
-                                };
-                                let css = match a {
-                                    Availability::Free => "free",
-                                    Availability::Partial => "partial",
-                                    Availability::Booked => "booked",
-                                    _ => "closed",
-                                };
-                                (s.label.clone(), a.mark(), css)
-                            })
-                            .collect(),
-                    })
-                    .collect();
+            let rooms = facilities::rooms(db, f.id).await?;
+            let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+            let booked = reservations::for_rooms(db, &ids, start, end).await?;
+            for room in &rooms {
                 week.push(WeekRoom {
-                    name: format!("{} {}", f.name, room.name),
-                    cells: cells_row,
+                    name: room.name.clone(),
+                    private: room.visibility() == facilities::Visibility::Private,
+                    days: desk_days(&state, room, start, end, &booked).await?,
                 });
             }
         }
@@ -316,7 +306,11 @@ pub async fn desk(
                 )
             })
             .collect();
-        let layout = me.page(&state, "受付カレンダー（週）", None).await?;
+        let title = match shown.first() {
+            Some(f) => format!("受付カレンダー（週）{}", f.name),
+            None => "受付カレンダー（週）".to_owned(),
+        };
+        let layout = me.page(&state, &title, None).await?;
         return render(&DeskPage {
             layout,
             week_view,
@@ -338,7 +332,16 @@ pub async fn desk(
         let booked = reservations::for_rooms(db, &ids, date, date).await?;
         let mut out = Vec::new();
         for room in &rooms {
-            out.push(desk_room(&state, room, date, &booked).await?);
+            let days = desk_days(&state, room, date, date, &booked).await?;
+            out.push(DeskRoom {
+                name: room.name.clone(),
+                private: room.visibility() == facilities::Visibility::Private,
+                day: days.into_iter().next().unwrap_or(DeskDay {
+                    date: date.to_string(),
+                    closed: String::new(),
+                    slots: Vec::new(),
+                }),
+            });
         }
         day.push(DeskFacility {
             id: f.id,
@@ -450,7 +453,7 @@ async fn counter_page(
         .await?
         .ok_or(AppError::NotFound)?;
     me.require_facility(state, place.facility.id).await?;
-    let slots = slot_choices(db, &place).await?;
+    let slots = slot_choices(db, &place, None).await?;
     let layout = me.page(state, "窓口での予約", None).await?;
     let (quote, total) = match quote {
         Some((items, total)) => (items, format_yen(total)),
@@ -633,6 +636,11 @@ pub async fn create(
     let prepared = match booking::prepare(db, &input, today()).await? {
         Ok(p) => p,
         Err(Refusal::NotFound) => return Err(AppError::NotFound),
+        // Only residents are bound to public rooms; kept for completeness.
+        Err(Refusal::CounterOnly(why)) => {
+            errors.add("slots", why);
+            return counter_page(&state, &me, form, who, errors, None).await;
+        }
         Err(Refusal::Invalid(found)) => {
             for (field, message) in found.iter() {
                 if errors.get(field).is_none() {
@@ -906,6 +914,14 @@ pub async fn detail(
             v.r.reference
         )),
         Some("updated") => Some("変更を保存しました。".to_owned()),
+        Some("changed") => Some(format!(
+            "予約の内容を変更しました（予約番号 {} は変わりません）。",
+            v.r.reference
+        )),
+        Some("changed_fee") => Some(format!(
+            "予約の内容を変更しました（予約番号 {} は変わりません）。使用料が変わったため、納付済みの額との差額の精算と支払状況を確認してください。",
+            v.r.reference
+        )),
         Some("cancelled") => Some("予約を取り消しました。".to_owned()),
         _ => None,
     };
@@ -995,6 +1011,228 @@ pub async fn update(
     )
     .await?;
     Ok(Redirect::to(&format!("/admin/reservations/{id}?done=updated")).into_response())
+}
+
+// ---- changing a reservation at the desk (A22) -----------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/reservation_change.html")]
+struct ChangePage {
+    layout: Layout,
+    errors: FieldErrors,
+    v: Row,
+    form: BookingForm,
+    extra: ChangeExtras,
+    combinations: Vec<(i64, String)>,
+    day: String,
+    closed: String,
+    slots: Vec<SlotChoice>,
+    purposes: Vec<String>,
+    equipment: Vec<EquipmentChoice>,
+    reductions: Vec<ReductionRow>,
+    may_override: bool,
+    /// Before → after, once the change was checked and priced.
+    rows: Vec<ChangeRow>,
+    quote: Vec<QuoteItem>,
+    total: String,
+    mails_resident: bool,
+}
+
+/// The desk's part of the change form besides the booking fields, as typed.
+#[derive(Default, Clone)]
+pub struct ChangeExtras {
+    pub reduction: String,
+    pub override_rules: bool,
+    pub override_reason: String,
+}
+
+impl ChangeExtras {
+    fn from_form(form: &FormData) -> Self {
+        Self {
+            reduction: form.get("reduction").trim().to_owned(),
+            override_rules: form.get("override") == "yes",
+            override_reason: form.get("override_reason").trim().to_owned(),
+        }
+    }
+}
+
+/// A checked and priced change, for the preview.
+type Preview = (Vec<ChangeRow>, Vec<QuoteItem>, i64);
+
+#[allow(clippy::too_many_arguments)]
+async fn change_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    v: &ReservationView,
+    mut form: BookingForm,
+    extra: ChangeExtras,
+    mut errors: FieldErrors,
+    preview: Option<Preview>,
+) -> Result<Response, AppError> {
+    let db = state.db();
+    let place = change_place(db, v, &mut form, &mut errors).await?;
+    let (rows, quote, total) = match preview {
+        Some((rows, items, total)) => (rows, items, format_yen(total)),
+        None => (Vec::new(), Vec::new(), String::new()),
+    };
+    let layout = me
+        .page(state, &format!("予約 {} の変更", v.r.reference), None)
+        .await?;
+    render(&ChangePage {
+        layout,
+        errors,
+        v: row(v),
+        combinations: room_combinations(db, v).await?,
+        day: format_date(place.day.date),
+        closed: match &place.day.status {
+            DayStatus::Open => String::new(),
+            DayStatus::Closed { reason } => reason.clone(),
+        },
+        slots: slot_choices(db, &place, Some(v.r.id)).await?,
+        purposes: place.purposes.clone(),
+        equipment: equipment_choices(&place, &form),
+        reductions: catalogue::reductions(db).await?,
+        may_override: me.staff.may(Permission::BookingOverride),
+        rows,
+        quote,
+        total,
+        mails_resident: v.r.resident_id.is_some(),
+        form,
+        extra,
+    })
+}
+
+/// GET /admin/reservations/{id}/change: the reservation's day, time, unit or
+/// full court, equipment, purpose, activity and people, ready to change.
+pub async fn change_form(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let v = load(&state, &me, id).await?;
+    if v.r.status != "confirmed" {
+        return Ok(Redirect::to(&format!("/admin/reservations/{id}")).into_response());
+    }
+    let form = form_of(state.db(), &v).await?;
+    let extra = ChangeExtras {
+        reduction: v.r.reduction_id.map(|r| r.to_string()).unwrap_or_default(),
+        ..ChangeExtras::default()
+    };
+    change_page(&state, &me, &v, form, extra, FieldErrors::new(), None).await
+}
+
+/// POST /admin/reservations/{id}/change: "show" redraws the form for another
+/// day or combination, "quote" checks and prices the change, "save" stores
+/// it. The same checks as a counter booking (with the logged override for
+/// staff allowed it), one transaction that rewrites the held cells and
+/// equipment (a taken slot changes nothing), the same reference number, the
+/// before/after in the operation log and a mail to the resident.
+pub async fn change(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path(id): Path<i64>,
+    data: FormData,
+) -> Result<Response, AppError> {
+    let db = state.db();
+    let v = load(&state, &me, id).await?;
+    if v.r.status != "confirmed" {
+        let mut errors = FieldErrors::new();
+        errors.add("reason", "取り消された予約は変更できません。");
+        return detail_page(&state, &me, &v, errors, None, None).await;
+    }
+    let mut form = BookingForm::from_form(&data);
+    let extra = ChangeExtras::from_form(&data);
+    let action = data.get("action");
+    if extra.override_rules && !me.staff.may(Permission::BookingOverride) {
+        let entry = me.entry(
+            "access.denied",
+            format!("facility:{}", v.r.facility_id),
+            "受付ルールの例外を使う権限がありません".into(),
+        );
+        audit::record(db, &entry).await?;
+        return Err(AppError::Forbidden);
+    }
+    if action == "show" {
+        return change_page(&state, &me, &v, form, extra, FieldErrors::new(), None).await;
+    }
+    let mut errors = FieldErrors::new();
+    if extra.override_rules && extra.override_reason.is_empty() {
+        errors.add(
+            "override_reason",
+            "例外として受け付ける理由を入力してください。",
+        );
+    }
+    // The day and combination must be of this reservation's room.
+    change_place(db, &v, &mut form, &mut errors).await?;
+    let Some(mut input) = form.input(applicant_of(&v), &mut errors) else {
+        return Err(AppError::NotFound);
+    };
+    input.replacing = Some(id);
+    input.counter = Some(Counter {
+        staff_id: me.staff.id,
+        override_rules: extra.override_rules,
+    });
+    input.reduction_id = extra.reduction.parse().ok();
+    let prepared = match booking::prepare(db, &input, today()).await? {
+        Ok(p) => p,
+        Err(Refusal::NotFound) => return Err(AppError::NotFound),
+        Err(Refusal::CounterOnly(why)) => {
+            errors.add("slots", why);
+            return change_page(&state, &me, &v, form, extra, errors, None).await;
+        }
+        Err(Refusal::Invalid(found)) => {
+            for (field, message) in found.iter() {
+                if errors.get(field).is_none() {
+                    errors.add(field, message);
+                }
+            }
+            return change_page(&state, &me, &v, form, extra, errors, None).await;
+        }
+    };
+    let rows = change_rows(db, &v, &prepared).await?;
+    if !errors.is_empty() || action != "save" {
+        let preview = (rows, prepared.quote.items.clone(), prepared.quote.total);
+        return change_page(&state, &me, &v, form, extra, errors, Some(preview)).await;
+    }
+    let email = match v.r.resident_id {
+        Some(rid) => residents::get(db, rid).await?.and_then(|r| r.email),
+        None => None,
+    };
+    let town = hiroba_store::settings::load(db).await?;
+    let mail = email.map(|to| Mail {
+        to,
+        ..change_mail(&state, &town, &v, &prepared, &rows, true)
+    });
+    let mut tx = db.begin().await?;
+    if let Err(e) = store_change(&mut tx, id, &prepared.reservation, mail).await? {
+        drop(tx);
+        let field = match &e {
+            BookingError::EquipmentShort { .. } => "equipment",
+            _ => "slots",
+        };
+        errors.add(field, e.message());
+        let preview = (rows, prepared.quote.items.clone(), prepared.quote.total);
+        return change_page(&state, &me, &v, form, extra, errors, Some(preview)).await;
+    }
+    let mut summary = format!("予約 {} を変更: {}", v.r.reference, changes_text(&rows));
+    if extra.override_rules {
+        summary.push_str(&format!(" 例外受付: {}", extra.override_reason));
+    }
+    me.commit_logged(
+        tx,
+        "reservation.change",
+        format!("reservation:{id}"),
+        summary,
+    )
+    .await?;
+    state.views().room_changed(v.r.room_id);
+    // A paid reservation whose fee changed needs the difference settled.
+    let done = if v.r.payment_status == "paid" && v.r.fee_total != prepared.quote.total {
+        "changed_fee"
+    } else {
+        "changed"
+    };
+    Ok(Redirect::to(&format!("/admin/reservations/{id}?done={done}")).into_response())
 }
 
 /// A22: cancel with a reason; frees the slot at once; the resident gets a mail.

@@ -75,9 +75,15 @@ pub async fn export(State(state): State<AppState>, me: CurrentStaff) -> Result<R
                 .join("、");
             let equipment = catalogue::equipment(db, f.id).await?;
             let deadline = format!(
-                "{}日前まで{}",
+                "変更 {}日前まで{}／取消 {}日前まで{}",
                 f.change_days_before,
                 if f.resident_may_change {
+                    ""
+                } else {
+                    "（窓口のみ）"
+                },
+                f.cancel_days_before,
+                if f.resident_may_cancel {
                     ""
                 } else {
                     "（窓口のみ）"
@@ -500,6 +506,8 @@ mod tests {
             longitude: None,
             change_days_before: 3,
             resident_may_change: true,
+            cancel_days_before: 1,
+            resident_may_cancel: true,
             activity_free_text: true,
             sort_order: 1,
         };

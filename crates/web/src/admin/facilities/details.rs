@@ -805,6 +805,56 @@ struct RulesPage {
     f: Facility,
     errors: FieldErrors,
     rows: Vec<CategoryRow>,
+    /// The cancellation deadline (A21) as typed.
+    cancel_days: String,
+    cancel_online: bool,
+}
+
+fn rules_title(f: &Facility) -> String {
+    format!("{} の予約のルール", f.name)
+}
+
+/// The cancellation deadline as typed: 0..=365 days before the use date
+/// (a deadline after the use date cannot be expressed), and whether
+/// residents may cancel online.
+fn parse_cancel_deadline(form: &FormData, errors: &mut FieldErrors) -> Option<(i64, bool)> {
+    let online = match form.get("resident_may_cancel") {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => {
+            errors.add(
+                "resident_may_cancel",
+                "取消をインターネットで受け付けるか、窓口のみにするかを選んでください。",
+            );
+            None
+        }
+    };
+    let raw = form.get("cancel_days_before").trim();
+    let days = match raw.parse::<i64>() {
+        Ok(d) if (0..=365).contains(&d) => Some(d),
+        Ok(d) if d < 0 => {
+            errors.add(
+                "cancel_days_before",
+                "取消の期限を利用日より後にはできません。0（利用日の当日まで）以上の日数を入力してください。",
+            );
+            None
+        }
+        _ if raw.is_empty() => {
+            errors.add(
+                "cancel_days_before",
+                "取消の期限を入力してください（利用日の何日前まで。当日までなら 0）。",
+            );
+            None
+        }
+        _ => {
+            errors.add(
+                "cancel_days_before",
+                "取消の期限は 0〜365 の半角数字で入力してください（利用日の何日前まで）。",
+            );
+            None
+        }
+    };
+    Some((days?, online?))
 }
 
 fn window_of(kind: &str, n: i64, opens_on_day: i64) -> Option<BookingWindow> {
@@ -857,17 +907,15 @@ pub async fn rules_form(
         })
         .collect();
     let layout = me
-        .page(
-            &state,
-            &format!("{} の予約できる利用者区分", f.name),
-            notice(q.done.as_deref()),
-        )
+        .page(&state, &rules_title(&f), notice(q.done.as_deref()))
         .await?;
     render(&RulesPage {
         layout,
-        f,
         errors: FieldErrors::new(),
         rows,
+        cancel_days: f.cancel_days_before.to_string(),
+        cancel_online: f.resident_may_cancel,
+        f,
     })
 }
 
@@ -938,17 +986,18 @@ pub async fn rules_save(
             _ => errors.add(&key, format!("{}: 期間の単位を選んでください。", c.name)),
         }
     }
-    if !errors.is_empty() {
-        let layout = me
-            .page(&state, &format!("{} の予約できる利用者区分", f.name), None)
-            .await?;
+    let cancel = parse_cancel_deadline(&form, &mut errors);
+    let Some((cancel_days, cancel_online)) = cancel.filter(|_| errors.is_empty()) else {
+        let layout = me.page(&state, &rules_title(&f), None).await?;
         return render(&RulesPage {
             layout,
-            f,
             errors,
             rows,
+            cancel_days: form.get("cancel_days_before").trim().to_owned(),
+            cancel_online: form.get("resident_may_cancel") != "no",
+            f,
         });
-    }
+    };
     let text = saved
         .iter()
         .filter_map(|s| {
@@ -964,15 +1013,23 @@ pub async fn rules_save(
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let before = f.deadlines().cancel;
+    let mut after = before;
+    after.days_before = u32::try_from(cancel_days).unwrap_or(0);
+    after.online = cancel_online;
+    let mut summary = format!("予約できる区分: {text}");
+    if after != before {
+        summary.push_str(&format!(
+            "; 取消の期限: {} → {}",
+            before.label("取消"),
+            after.label("取消")
+        ));
+    }
     let mut tx = state.db().begin().await?;
     catalogue::save_facility_categories(&mut tx, id, &saved).await?;
-    me.commit_logged(
-        tx,
-        "facility.categories",
-        format!("facility:{id}"),
-        format!("予約できる区分: {text}"),
-    )
-    .await?;
+    facilities::set_cancel_deadline(&mut tx, id, cancel_days, cancel_online).await?;
+    me.commit_logged(tx, "facility.categories", format!("facility:{id}"), summary)
+        .await?;
     Ok(Redirect::to(&format!("/admin/facilities/{id}/booking-rules?done=saved")).into_response())
 }
 

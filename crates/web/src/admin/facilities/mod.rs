@@ -273,8 +273,7 @@ fn parse(form: &FormData, errors: &mut FieldErrors) -> Option<FacilityChange> {
             .ok()
             .filter(|d| (0..=365).contains(d))
             .ok_or_else(|| {
-                "変更・取消の期限は 0〜365 の日数で入力してください（利用日の何日前まで）。"
-                    .to_owned()
+                "変更の期限は 0〜365 の日数で入力してください（利用日の何日前まで）。".to_owned()
             }),
     );
     Some(FacilityChange {
