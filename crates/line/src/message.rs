@@ -4,7 +4,7 @@
 //! Lengths are counted as LINE counts them: in UTF-16 code units (LINE's "Character counting
 //! in a text"); the `index` of a LINE emoji is also a UTF-16 offset to its `$` placeholder.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Most messages per send request.
@@ -62,7 +62,7 @@ pub fn line_len(s: &str) -> usize {
 }
 
 /// A message object: its body plus the optional quick reply and sender.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     #[serde(flatten)]
@@ -73,7 +73,7 @@ pub struct Message {
     pub sender: Option<Sender>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum MessageBody {
     Text(Text),
@@ -87,17 +87,17 @@ pub enum MessageBody {
     Flex(Flex),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Text {
     pub text: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emojis: Vec<Emoji>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote_token: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Emoji {
     /// UTF-16 offset of the `$` placeholder in `text`.
@@ -106,21 +106,21 @@ pub struct Emoji {
     pub emoji_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sticker {
     pub package_id: String,
     pub sticker_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Image {
     pub original_content_url: String,
     pub preview_image_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Video {
     pub original_content_url: String,
@@ -129,7 +129,7 @@ pub struct Video {
     pub tracking_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Audio {
     pub original_content_url: String,
@@ -137,7 +137,7 @@ pub struct Audio {
     pub duration: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Location {
     pub title: String,
@@ -146,7 +146,7 @@ pub struct Location {
     pub longitude: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Imagemap {
     /// Base URL of the image; LINE appends `/1040`, `/700`, ... for the widths.
@@ -156,13 +156,13 @@ pub struct Imagemap {
     pub actions: Vec<ImagemapAction>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Size {
     pub width: u32,
     pub height: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Area {
     pub x: u32,
     pub y: u32,
@@ -170,7 +170,7 @@ pub struct Area {
     pub height: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ImagemapAction {
     #[serde(rename_all = "camelCase")]
@@ -197,14 +197,14 @@ pub enum ImagemapAction {
 }
 
 /// A template message (`type: template`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Template {
     pub alt_text: String,
     pub template: TemplateKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum TemplateKind {
     #[serde(rename_all = "camelCase")]
@@ -227,7 +227,7 @@ pub enum TemplateKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CarouselColumn {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,7 +242,7 @@ pub struct CarouselColumn {
 
 /// A flex message: `contents` is a bubble or carousel container as raw JSON (staff may paste
 /// it from LINE's Flex Message Simulator); [`Message::validate`] checks its outline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Flex {
     pub alt_text: String,
@@ -250,7 +250,7 @@ pub struct Flex {
 }
 
 /// Action objects (buttons, quick reply, rich menu areas).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Action {
     #[serde(rename_all = "camelCase")]
@@ -356,33 +356,41 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuickReply {
     pub items: Vec<QuickReplyItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuickReplyItem {
     /// Always `action`.
     #[serde(rename = "type")]
-    pub item_type: &'static str,
+    pub item_type: QuickReplyItemType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     pub action: Action,
 }
 
+/// A quick-reply item's `type`: LINE has only `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuickReplyItemType {
+    #[default]
+    Action,
+}
+
 impl QuickReplyItem {
     pub fn new(action: Action) -> Self {
         QuickReplyItem {
-            item_type: "action",
+            item_type: QuickReplyItemType::Action,
             image_url: None,
             action,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sender {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -553,6 +561,19 @@ impl Message {
     }
 
     /// The message as LINE's JSON.
+    /// A stored message object read back (a delivery's messages), checked
+    /// against LINE's limits like a new one.
+    pub fn from_json(value: Value) -> Result<Self, ValidationError> {
+        let message: Message = serde_json::from_value(value).map_err(|e| {
+            ValidationError::new(
+                format!("メッセージの形式が正しくありません: {e}"),
+                format!("not a LINE message object: {e}"),
+            )
+        })?;
+        message.validate()?;
+        Ok(message)
+    }
+
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }

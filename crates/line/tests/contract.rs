@@ -298,6 +298,9 @@ fn every_message_validates_strictly() {
             let json = m.to_json();
             v.validate_strict("#/components/schemas/Message", &json)
                 .unwrap_or_else(|e| panic!("{e:#?}\n{json:#}"));
+            // A delivery stores its messages as JSON and reads them back.
+            let back = Message::from_json(json.clone()).unwrap_or_else(|e| panic!("{e}\n{json:#}"));
+            assert_eq!(back, m, "{json:#}");
         }
     }
 }
