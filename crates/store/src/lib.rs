@@ -10,6 +10,7 @@ pub mod booking;
 pub mod catalogue;
 pub mod catalogue_domain;
 mod connect;
+pub mod deliveries;
 pub mod facilities;
 pub mod line;
 pub mod outbox;
@@ -123,6 +124,10 @@ pub enum StoreError {
     NotFound,
     #[error("a record with the same {0} already exists")]
     Duplicate(&'static str),
+    /// The data breaks a rule; the message is in Japanese for the person who
+    /// entered it (e.g. an answer the attribute refuses).
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Sql(sqlx::Error),
     /// A foreign key refused the change: the row is still referenced (e.g. a

@@ -753,6 +753,38 @@ pub async fn append_talk(tx: &mut Tx, talk: &NewTalk<'_>) -> Result<i64> {
     Ok(id)
 }
 
+/// Records a delivery's message in the talk log of each recipient (M22): one
+/// line per friend with the delivery's title, in the caller's transaction
+/// (the batch is marked sent in the same one).
+pub async fn append_delivery_talk(
+    tx: &mut Tx,
+    channel: Channel,
+    user_ids: &[String],
+    title: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    const ROWS: usize = 100;
+    let at = micros(at);
+    let text = format!("配信: {title}");
+    for chunk in user_ids.chunks(ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, 'out', 'delivery', $2, '', $3)", i + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO line_talk_log (channel, user_id, direction, kind, text, raw, at) VALUES {}",
+            values.join(", ")
+        );
+        on_tx!(&mut *tx, conn => {
+            let mut q = sqlx::query(&sql).bind(channel.as_str()).bind(&text).bind(at);
+            for user in chunk {
+                q = q.bind(user);
+            }
+            q.execute(conn).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
 /// A friend's talk log, oldest first (the chat view).
 pub async fn talk_log(db: &Db, channel: Channel, user_id: &str) -> Result<Vec<TalkEntry>> {
     Ok(on_pool!(db, pool => sqlx::query_as(

@@ -1,6 +1,7 @@
 //! Every storage story in one test binary (one link instead of six).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deliveries;
 mod line;
 mod reports;
 mod reservations;

@@ -1,0 +1,1024 @@
+//! Segment delivery (issue 6; M07, M12-M15): deliveries staff prepare, the
+//! runs each one produces (one for a one-time delivery, one per occurrence of
+//! a recurring one, one per day for a reminder), and the batches a run is cut
+//! into.
+//!
+//! Exactly once, across crashes and several app instances:
+//! - the planner creates a run with `UNIQUE (delivery_id, scheduled_at, test)`
+//!   and advances `next_run_at` with a conditional update, so two instances
+//!   planning at once create one run;
+//! - a run is prepared by whoever holds its lease: recipients are read in
+//!   friend-id order and written as batches of at most 500 together with the
+//!   run's cursor (`prepared_after`), so a preparation cut off resumes where
+//!   its last transaction ended and never batches a friend twice;
+//! - each batch carries the `X-Line-Retry-Key` it is sent with, stored before
+//!   the first call; a batch whose answer was lost is sent again with the same
+//!   key, and LINE (or the simulator) answers 409 instead of delivering twice.
+//!   LINE keeps a key for 24 hours: a batch still unsent after that is marked
+//!   failed rather than risk a second copy.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use hiroba_domain::datetime::JST;
+use hiroba_domain::reminder::{Offset, ReminderRule};
+use hiroba_domain::schedule::{MonthDaySet, NthSet, Pattern, Schedule, SendTime, WeekdaySet};
+
+use crate::audit::micros;
+use crate::line::Channel;
+use crate::{Db, Result, StoreError, Tx, on_pool, on_tx};
+
+/// Who a delivery goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every friend of the channel (blocked friends are skipped).
+    All,
+    /// The friends matching a saved segment on the run's date.
+    Segment(i64),
+    /// The friends staff marked as testers.
+    Testers,
+}
+
+impl Audience {
+    fn code(self) -> &'static str {
+        match self {
+            Audience::All => "all",
+            Audience::Segment(_) => "segment",
+            Audience::Testers => "testers",
+        }
+    }
+
+    pub fn segment_id(self) -> Option<i64> {
+        match self {
+            Audience::Segment(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// When a delivery goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// As soon as it is approved.
+    Now,
+    Scheduled(Schedule),
+    /// Every day at the rule's time from `start` (to `end`), to the friends whose
+    /// registered date makes the rule fire that day (M14).
+    Reminder {
+        rule: ReminderRule,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    },
+}
+
+impl Plan {
+    /// The first time at or after `now` the plan fires (JST wall clock in,
+    /// UTC out); `None` when it never will again.
+    pub fn first_at_or_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Plan::Now => Some(now),
+            Plan::Scheduled(s) => s
+                .first_at_or_after(now.with_timezone(&JST).naive_local())
+                .and_then(to_utc),
+            Plan::Reminder { rule, start, end } => {
+                let local = now.with_timezone(&JST).naive_local();
+                let mut day = local.date().max(*start);
+                loop {
+                    if end.is_some_and(|e| day > e) {
+                        return None;
+                    }
+                    let at = day.and_time(rule.time().naive_time());
+                    if at >= local {
+                        return to_utc(at);
+                    }
+                    day = day.succ_opt()?;
+                }
+            }
+        }
+    }
+
+    /// The occurrence after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Plan::Now => None,
+            Plan::Scheduled(s) => s.next_after_utc(after),
+            Plan::Reminder { .. } => self.first_at_or_after(after + Duration::seconds(1)),
+        }
+    }
+
+    pub fn is_recurring(&self) -> bool {
+        match self {
+            Plan::Now => false,
+            Plan::Scheduled(s) => s.is_recurring(),
+            Plan::Reminder { .. } => true,
+        }
+    }
+}
+
+fn to_utc(local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    local
+        .and_local_timezone(JST)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A delivery's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    /// Waiting for a second staff member with the send permission.
+    PendingApproval,
+    /// Scheduled: the planner creates its runs.
+    Approved,
+    Cancelled,
+    /// Every run planned (a one-time delivery sent, a recurring one ended).
+    Finished,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::PendingApproval => "pending_approval",
+            Status::Approved => "approved",
+            Status::Cancelled => "cancelled",
+            Status::Finished => "finished",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "draft" => Status::Draft,
+            "pending_approval" => Status::PendingApproval,
+            "approved" => Status::Approved,
+            "cancelled" => Status::Cancelled,
+            "finished" => Status::Finished,
+            _ => return None,
+        })
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Status::Draft => "下書き",
+            Status::PendingApproval => "承認待ち",
+            Status::Approved => "配信予定",
+            Status::Cancelled => "取り消し",
+            Status::Finished => "配信済み",
+        }
+    }
+}
+
+/// What staff prepare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryDraft {
+    pub title: String,
+    pub channel: Channel,
+    pub audience: Audience,
+    /// 1 to 5 LINE message objects, validated by the caller.
+    pub messages: Vec<serde_json::Value>,
+    pub plan: Plan,
+    pub memo: String,
+    /// `manual`, `csv` (bulk registration) ...
+    pub source: String,
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub draft: DeliveryDraft,
+    pub status: Status,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_by: Option<i64>,
+    pub approved_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    title: String,
+    channel: String,
+    audience: String,
+    segment_id: Option<i64>,
+    messages: String,
+    schedule_kind: String,
+    schedule_minutes: i64,
+    schedule_start: Option<NaiveDate>,
+    schedule_end: Option<NaiveDate>,
+    schedule_bits: i64,
+    schedule_nth: i64,
+    reminder_attribute: String,
+    reminder_offset: String,
+    reminder_n: i64,
+    status: String,
+    next_run_at: Option<DateTime<Utc>>,
+    source: String,
+    memo: String,
+    created_by: Option<i64>,
+    approved_by: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const DELIVERY_COLUMNS: &str = "id, title, channel, audience, segment_id, messages, schedule_kind, \
+     schedule_minutes, schedule_start, schedule_end, schedule_bits, schedule_nth, \
+     reminder_attribute, reminder_offset, reminder_n, status, next_run_at, source, memo, \
+     created_by, approved_by, created_at, updated_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Invalid(format!("配信の記録を読めません ({what})"))
+}
+
+/// The plan's columns: kind, minutes, start, end, bits, nth, reminder attribute,
+/// offset kind, offset n.
+type PlanColumns = (
+    &'static str,
+    i64,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    i64,
+    i64,
+    String,
+    &'static str,
+    i64,
+);
+
+fn plan_columns(plan: &Plan) -> PlanColumns {
+    match plan {
+        Plan::Now => ("now", 0, None, None, 0, 0, String::new(), "", 0),
+        Plan::Scheduled(s) => {
+            let (bits, nth) = match s.pattern() {
+                Pattern::Once => (0, 0),
+                Pattern::Weekly(w) => (i64::from(w.bits()), 0),
+                Pattern::MonthlyDays(d) => (i64::from(d.bits()), 0),
+                Pattern::MonthlyWeekdays { nths, weekdays } => {
+                    (i64::from(weekdays.bits()), i64::from(nths.bits()))
+                }
+            };
+            (
+                s.pattern().code(),
+                i64::from(s.time().minutes()),
+                Some(s.start()),
+                s.end(),
+                bits,
+                nth,
+                String::new(),
+                "",
+                0,
+            )
+        }
+        Plan::Reminder { rule, start, end } => {
+            let (offset, n) = match rule.offset() {
+                Offset::DaysAfter(n) => ("days_after", n),
+                Offset::MonthsAfter(n) => ("months_after", n),
+                Offset::DaysBefore(n) => ("days_before", n),
+            };
+            (
+                "reminder",
+                i64::from(rule.time().minutes()),
+                Some(*start),
+                *end,
+                0,
+                0,
+                rule.attribute().as_str().to_owned(),
+                offset,
+                i64::from(n),
+            )
+        }
+    }
+}
+
+fn plan_of(r: &DeliveryRow) -> Result<Plan> {
+    let minutes = u16::try_from(r.schedule_minutes).map_err(|_| corrupt("time"))?;
+    let time = SendTime::from_minutes(minutes).map_err(|_| corrupt("time"))?;
+    let start = || r.schedule_start.ok_or_else(|| corrupt("start"));
+    let bits8 = |v: i64| u8::try_from(v).map_err(|_| corrupt("bits"));
+    let plan = match r.schedule_kind.as_str() {
+        "now" => Plan::Now,
+        "once" => Plan::Scheduled(Schedule::once(start()?, time).map_err(|e| corrupt(&e))?),
+        "weekly" => Plan::Scheduled(
+            Schedule::weekly(
+                WeekdaySet::from_bits(bits8(r.schedule_bits)?),
+                time,
+                start()?,
+                r.schedule_end,
+            )
+            .map_err(|e| corrupt(&e))?,
+        ),
+        "monthly_days" => Plan::Scheduled(
+            Schedule::monthly_days(
+                MonthDaySet::from_bits(
+                    u32::try_from(r.schedule_bits).map_err(|_| corrupt("bits"))?,
+                ),
+                time,
+                start()?,
+                r.schedule_end,
+            )
+            .map_err(|e| corrupt(&e))?,
+        ),
+        "monthly_weekdays" => Plan::Scheduled(
+            Schedule::monthly_weekdays(
+                NthSet::from_bits(bits8(r.schedule_nth)?),
+                WeekdaySet::from_bits(bits8(r.schedule_bits)?),
+                time,
+                start()?,
+                r.schedule_end,
+            )
+            .map_err(|e| corrupt(&e))?,
+        ),
+        "reminder" => {
+            let n = u32::try_from(r.reminder_n).map_err(|_| corrupt("offset"))?;
+            let offset = match r.reminder_offset.as_str() {
+                "days_after" => Offset::DaysAfter(n),
+                "months_after" => Offset::MonthsAfter(n),
+                "days_before" => Offset::DaysBefore(n),
+                _ => return Err(corrupt("offset")),
+            };
+            let attribute = hiroba_domain::attributes::AttributeKey::parse(&r.reminder_attribute)
+                .map_err(|e| corrupt(&e))?;
+            Plan::Reminder {
+                rule: ReminderRule::restore(attribute, offset, time).map_err(|e| corrupt(&e))?,
+                start: start()?,
+                end: r.schedule_end,
+            }
+        }
+        other => return Err(corrupt(other)),
+    };
+    Ok(plan)
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        let plan = plan_of(&r)?;
+        let audience = match (r.audience.as_str(), r.segment_id) {
+            ("all", _) => Audience::All,
+            ("testers", _) => Audience::Testers,
+            ("segment", Some(id)) => Audience::Segment(id),
+            _ => return Err(corrupt("audience")),
+        };
+        Ok(Delivery {
+            id: r.id,
+            draft: DeliveryDraft {
+                title: r.title,
+                channel: Channel::parse(&r.channel).ok_or_else(|| corrupt("channel"))?,
+                audience,
+                messages: serde_json::from_str(&r.messages).map_err(|_| corrupt("messages"))?,
+                plan,
+                memo: r.memo,
+                source: r.source,
+            },
+            status: Status::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            next_run_at: r.next_run_at,
+            created_by: r.created_by,
+            approved_by: r.approved_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// Stores a new delivery in `status` (draft or pending approval).
+pub async fn create(
+    tx: &mut Tx,
+    draft: &DeliveryDraft,
+    status: Status,
+    staff_id: Option<i64>,
+) -> Result<i64> {
+    let (kind, minutes, start, end, bits, nth, attribute, offset, n) = plan_columns(&draft.plan);
+    let now = micros(Utc::now());
+    let messages = serde_json::Value::Array(draft.messages.clone()).to_string();
+    let id: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+        "INSERT INTO deliveries (title, channel, audience, segment_id, messages, schedule_kind, \
+         schedule_minutes, schedule_start, schedule_end, schedule_bits, schedule_nth, \
+         reminder_attribute, reminder_offset, reminder_n, status, source, memo, created_by, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $19) RETURNING id"
+    )
+    .bind(&draft.title)
+    .bind(draft.channel.as_str())
+    .bind(draft.audience.code())
+    .bind(draft.audience.segment_id())
+    .bind(&messages)
+    .bind(kind)
+    .bind(minutes)
+    .bind(start)
+    .bind(end)
+    .bind(bits)
+    .bind(nth)
+    .bind(&attribute)
+    .bind(offset)
+    .bind(n)
+    .bind(status.as_str())
+    .bind(&draft.source)
+    .bind(&draft.memo)
+    .bind(staff_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// Replaces the content and plan of a delivery that has not started (draft,
+/// waiting for approval, or approved with no run yet); it goes back to
+/// `status` (an edit needs a new approval when approval is required).
+/// `Ok(false)` when the delivery may no longer be changed.
+pub async fn update(tx: &mut Tx, id: i64, draft: &DeliveryDraft, status: Status) -> Result<bool> {
+    let (kind, minutes, start, end, bits, nth, attribute, offset, n) = plan_columns(&draft.plan);
+    let messages = serde_json::Value::Array(draft.messages.clone()).to_string();
+    let changed = on_tx!(tx, conn => sqlx::query(
+        "UPDATE deliveries SET title = $2, channel = $3, audience = $4, segment_id = $5, \
+         messages = $6, schedule_kind = $7, schedule_minutes = $8, schedule_start = $9, \
+         schedule_end = $10, schedule_bits = $11, schedule_nth = $12, reminder_attribute = $13, \
+         reminder_offset = $14, reminder_n = $15, status = $16, memo = $17, next_run_at = NULL, \
+         approved_by = NULL, updated_at = $18 \
+         WHERE id = $1 AND status IN ('draft', 'pending_approval', 'approved') \
+         AND NOT EXISTS (SELECT 1 FROM delivery_runs r WHERE r.delivery_id = $1 AND r.test = $19)"
+    )
+    .bind(id)
+    .bind(&draft.title)
+    .bind(draft.channel.as_str())
+    .bind(draft.audience.code())
+    .bind(draft.audience.segment_id())
+    .bind(&messages)
+    .bind(kind)
+    .bind(minutes)
+    .bind(start)
+    .bind(end)
+    .bind(bits)
+    .bind(nth)
+    .bind(&attribute)
+    .bind(offset)
+    .bind(n)
+    .bind(status.as_str())
+    .bind(&draft.memo)
+    .bind(micros(Utc::now()))
+    .bind(false)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(changed == 1)
+}
+
+/// Schedules a delivery: approved by `staff_id`, first run at the plan's first
+/// time at or after `now`. `Ok(false)` when it was not waiting (already
+/// approved, cancelled ...) or the plan never fires again.
+pub async fn approve(tx: &mut Tx, id: i64, staff_id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let delivery = get_tx(tx, id).await?;
+    if !matches!(delivery.status, Status::Draft | Status::PendingApproval) {
+        return Ok(false);
+    }
+    let Some(first) = delivery.draft.plan.first_at_or_after(now) else {
+        return Ok(false);
+    };
+    let changed = on_tx!(tx, conn => sqlx::query(
+        "UPDATE deliveries SET status = 'approved', approved_by = $2, next_run_at = $3, \
+         updated_at = $4 WHERE id = $1 AND status IN ('draft', 'pending_approval')"
+    )
+    .bind(id)
+    .bind(staff_id)
+    .bind(micros(first))
+    .bind(micros(now))
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(changed == 1)
+}
+
+/// Marks a draft as waiting for approval.
+pub async fn request_approval(tx: &mut Tx, id: i64) -> Result<bool> {
+    let changed = on_tx!(tx, conn => sqlx::query(
+        "UPDATE deliveries SET status = 'pending_approval', updated_at = $2 \
+         WHERE id = $1 AND status = 'draft'"
+    )
+    .bind(id)
+    .bind(micros(Utc::now()))
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(changed == 1)
+}
+
+/// Cancels a delivery: no further runs; runs not yet being prepared are
+/// cancelled, and so are the unsent batches of runs already going out (what
+/// LINE already accepted cannot be called back). Returns the runs stopped.
+pub async fn cancel(tx: &mut Tx, id: i64) -> Result<u64> {
+    let now = micros(Utc::now());
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_run_at = NULL, updated_at = $2 \
+         WHERE id = $1 AND status <> 'cancelled'"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE delivery_batches SET status = 'cancelled', locked_until = NULL \
+         WHERE status = 'pending' AND run_id IN (SELECT id FROM delivery_runs WHERE delivery_id = $1)"
+    )
+    .bind(id)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    let runs = on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE delivery_runs SET status = 'cancelled', finished_at = $2, locked_until = NULL \
+         WHERE delivery_id = $1 AND status IN ('scheduled', 'preparing', 'sending')"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(runs)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Delivery> {
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+    let row: Option<DeliveryRow> =
+        on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+async fn get_tx(tx: &mut Tx, id: i64) -> Result<Delivery> {
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+    let row: Option<DeliveryRow> =
+        on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await)?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// Deliveries newest first, optionally of one status.
+pub async fn list(
+    db: &Db,
+    status: Option<Status>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ($1 IS NULL OR status = $1) \
+         ORDER BY id DESC LIMIT $2 OFFSET $3"
+    );
+    let rows: Vec<DeliveryRow> = on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(status.map(Status::as_str))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+pub async fn count(db: &Db, status: Option<Status>) -> Result<i64> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries WHERE ($1 IS NULL OR status = $1)"
+    )
+    .bind(status.map(Status::as_str))
+    .fetch_one(pool)
+    .await)?)
+}
+
+/// A run's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Scheduled,
+    Preparing,
+    Sending,
+    Done,
+    Cancelled,
+    /// Planned too late (the server was down over its time); not sent.
+    Skipped,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Scheduled => "scheduled",
+            RunStatus::Preparing => "preparing",
+            RunStatus::Sending => "sending",
+            RunStatus::Done => "done",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            RunStatus::Scheduled => "配信予定",
+            RunStatus::Preparing => "準備中",
+            RunStatus::Sending => "配信中",
+            RunStatus::Done => "配信済み",
+            RunStatus::Cancelled => "取り消し",
+            RunStatus::Skipped => "見送り（予定時刻を過ぎていた）",
+            RunStatus::Failed => "失敗",
+        }
+    }
+}
+
+impl TryFrom<String> for RunStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Ok(match s.as_str() {
+            "scheduled" => RunStatus::Scheduled,
+            "preparing" => RunStatus::Preparing,
+            "sending" => RunStatus::Sending,
+            "done" => RunStatus::Done,
+            "cancelled" => RunStatus::Cancelled,
+            "skipped" => RunStatus::Skipped,
+            "failed" => RunStatus::Failed,
+            other => return Err(format!("unknown run status {other:?}")),
+        })
+    }
+}
+
+/// One sending of a delivery.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Run {
+    pub id: i64,
+    pub delivery_id: i64,
+    pub scheduled_at: DateTime<Utc>,
+    pub test: bool,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
+    pub method: String,
+    pub prepared_after: i64,
+    pub recipients: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
+const RUN_COLUMNS: &str = "id, delivery_id, scheduled_at, test, channel, status, method, \
+     prepared_after, recipients, succeeded, failed, started_at, finished_at, note";
+
+/// Late runs older than this are skipped, not sent: "every Monday 9:00" must
+/// not arrive on Wednesday because the server was down.
+pub fn stale_after() -> Duration {
+    Duration::hours(1)
+}
+
+/// Creates the runs that are due: for each approved delivery whose
+/// `next_run_at` has come, one run at that time (skipped if it is older than
+/// [`stale_after`]) and the next time, or `finished` when there is none.
+/// Safe with several instances (unique runs, conditional advance). Returns
+/// the number of runs created to be sent (skipped ones are not counted).
+pub async fn plan_due(db: &Db, now: DateTime<Utc>) -> Result<usize> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'approved' \
+         AND next_run_at IS NOT NULL AND next_run_at <= $1 ORDER BY next_run_at LIMIT 100"
+    );
+    let due: Vec<DeliveryRow> =
+        on_pool!(db, pool => sqlx::query_as(&sql).bind(micros(now)).fetch_all(pool).await)?;
+    let mut created = 0;
+    for row in due {
+        let delivery = Delivery::try_from(row)?;
+        let Some(at) = delivery.next_run_at else {
+            continue;
+        };
+        let next = delivery.draft.plan.next_after(at);
+        let status = if at < now - stale_after() {
+            RunStatus::Skipped
+        } else {
+            RunStatus::Scheduled
+        };
+        let mut tx = db.begin().await?;
+        let advanced = on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE deliveries SET next_run_at = $3, \
+             status = CASE WHEN $3 IS NULL THEN 'finished' ELSE status END, updated_at = $4 \
+             WHERE id = $1 AND status = 'approved' AND next_run_at = $2"
+        )
+        .bind(delivery.id)
+        .bind(micros(at))
+        .bind(next.map(micros))
+        .bind(micros(now))
+        .execute(conn)
+        .await.map(|r| r.rows_affected()))?;
+        if advanced == 0 {
+            continue; // another instance planned it
+        }
+        let inserted = insert_run(&mut tx, &delivery, at, false, status).await?;
+        tx.commit().await?;
+        created += usize::from(inserted.is_some() && status == RunStatus::Scheduled);
+    }
+    Ok(created)
+}
+
+async fn insert_run(
+    tx: &mut Tx,
+    delivery: &Delivery,
+    at: DateTime<Utc>,
+    test: bool,
+    status: RunStatus,
+) -> Result<Option<i64>> {
+    let channel = if test {
+        Channel::Test
+    } else {
+        delivery.draft.channel
+    };
+    let note = if status == RunStatus::Skipped {
+        "予定時刻を1時間以上過ぎてから計画されたため、送りませんでした。"
+    } else {
+        ""
+    };
+    let id: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(
+        "INSERT INTO delivery_runs (delivery_id, scheduled_at, test, channel, status, note, \
+         finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (delivery_id, scheduled_at, test) DO NOTHING RETURNING id"
+    )
+    .bind(delivery.id)
+    .bind(micros(at))
+    .bind(test)
+    .bind(channel.as_str())
+    .bind(status.as_str())
+    .bind(note)
+    .bind((status == RunStatus::Skipped).then(|| micros(at)))
+    .fetch_optional(conn)
+    .await)?;
+    Ok(id)
+}
+
+/// A test send (M12): a run of the delivery's messages on the test channel to
+/// its testers (or every friend of the test channel), outside the statistics.
+pub async fn create_test_run(tx: &mut Tx, delivery_id: i64, now: DateTime<Utc>) -> Result<i64> {
+    let delivery = get_tx(tx, delivery_id).await?;
+    insert_run(tx, &delivery, now, true, RunStatus::Scheduled)
+        .await?
+        .ok_or(StoreError::Duplicate("test run"))
+}
+
+pub async fn runs_of(db: &Db, delivery_id: i64) -> Result<Vec<Run>> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM delivery_runs WHERE delivery_id = $1 ORDER BY scheduled_at DESC, id DESC"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(delivery_id).fetch_all(pool).await)?)
+}
+
+pub async fn run(db: &Db, id: i64) -> Result<Run> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM delivery_runs WHERE id = $1");
+    on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Claims a run to prepare (a due scheduled run, or one whose preparer's
+/// lease ran out) for `lease`.
+pub async fn claim_run_to_prepare(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Option<Run>> {
+    const DUE: &str = "((status = 'scheduled' AND scheduled_at <= $1) \
+         OR (status = 'preparing' AND (locked_until IS NULL OR locked_until < $1)))";
+    let sql = format!(
+        "UPDATE delivery_runs SET status = 'preparing', locked_until = $2, \
+         started_at = COALESCE(started_at, $1) \
+         WHERE id = (SELECT id FROM delivery_runs WHERE {DUE} ORDER BY scheduled_at, id LIMIT 1) \
+         AND {DUE} RETURNING {RUN_COLUMNS}"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(micros(now))
+        .bind(micros(now + lease))
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// One batch to write: its position in the run, the LINE user ids and the
+/// retry key it will be sent with.
+pub struct NewBatch {
+    pub seq: i64,
+    pub user_ids: Vec<String>,
+    pub retry_key: String,
+}
+
+/// Writes batches and moves the run's cursor past the last friend batched, in
+/// the caller's transaction (both land or neither). `Ok(false)` when the run
+/// is no longer being prepared (cancelled meanwhile): nothing is written.
+pub async fn add_batches(
+    tx: &mut Tx,
+    run_id: i64,
+    batches: &[NewBatch],
+    prepared_after: i64,
+    lease_until: DateTime<Utc>,
+) -> Result<bool> {
+    let moved = on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE delivery_runs SET prepared_after = $2, locked_until = $3 \
+         WHERE id = $1 AND status = 'preparing' AND prepared_after < $2"
+    )
+    .bind(run_id)
+    .bind(prepared_after)
+    .bind(micros(lease_until))
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    if moved == 0 {
+        return Ok(false);
+    }
+    for b in batches {
+        let recipients = serde_json::to_string(&b.user_ids).map_err(|_| corrupt("recipients"))?;
+        on_tx!(&mut *tx, conn => sqlx::query(
+            "INSERT INTO delivery_batches (run_id, seq, recipients, size, retry_key, status) \
+             VALUES ($1, $2, $3, $4, $5, 'pending')"
+        )
+        .bind(run_id)
+        .bind(b.seq)
+        .bind(&recipients)
+        .bind(i64::try_from(b.user_ids.len()).unwrap_or(i64::MAX))
+        .bind(&b.retry_key)
+        .execute(conn)
+        .await.map(|r| r.rows_affected()))?;
+    }
+    Ok(true)
+}
+
+/// The next batch number of a run (after a resumed preparation).
+pub async fn next_seq(db: &Db, run_id: i64) -> Result<i64> {
+    let max: Option<i64> = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT MAX(seq) FROM delivery_batches WHERE run_id = $1"
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await)?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+/// Every recipient is batched: the run starts sending (or is done at once when
+/// nobody matched).
+pub async fn finish_preparing(db: &Db, run_id: i64, now: DateTime<Utc>) -> Result<()> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET \
+         recipients = (SELECT COALESCE(SUM(size), 0) FROM delivery_batches WHERE run_id = $1), \
+         status = CASE WHEN EXISTS (SELECT 1 FROM delivery_batches WHERE run_id = $1) \
+                  THEN 'sending' ELSE 'done' END, \
+         finished_at = CASE WHEN EXISTS (SELECT 1 FROM delivery_batches WHERE run_id = $1) \
+                  THEN NULL ELSE $2 END, \
+         locked_until = NULL \
+         WHERE id = $1 AND status = 'preparing'"
+    )
+    .bind(run_id)
+    .bind(micros(now))
+    .execute(pool)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A batch claimed for sending, with what the call needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Batch {
+    pub id: i64,
+    pub run_id: i64,
+    pub seq: i64,
+    pub recipients: String,
+    pub size: i64,
+    pub retry_key: String,
+    pub attempts: i64,
+    pub first_sent_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub delivery_id: i64,
+    pub test: bool,
+}
+
+impl Batch {
+    pub fn user_ids(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.recipients).map_err(|_| corrupt("recipients"))
+    }
+}
+
+/// Claims up to `limit` unsent batches of runs that are sending, oldest
+/// first, for `lease`. Each claim counts an attempt.
+pub async fn claim_batches(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<Batch>> {
+    const READY: &str = "(status = 'pending' AND (locked_until IS NULL OR locked_until < $1))";
+    const READY_B: &str =
+        "(b.status = 'pending' AND (b.locked_until IS NULL OR b.locked_until < $1))";
+    let sql = format!(
+        "UPDATE delivery_batches SET locked_until = $2, attempts = attempts + 1, \
+         first_sent_at = COALESCE(first_sent_at, $1) \
+         WHERE id IN (SELECT b.id FROM delivery_batches b JOIN delivery_runs r ON r.id = b.run_id \
+                      WHERE {READY_B} AND r.status = 'sending' ORDER BY b.id LIMIT $3) \
+         AND {READY} RETURNING id"
+    );
+    let ids: Vec<i64> = on_pool!(db, pool => sqlx::query_scalar(&sql)
+        .bind(micros(now))
+        .bind(micros(now + lease))
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT b.id, b.run_id, b.seq, b.recipients, b.size, b.retry_key, b.attempts, \
+         b.first_sent_at, r.channel, r.delivery_id, r.test \
+         FROM delivery_batches b JOIN delivery_runs r ON r.id = b.run_id \
+         WHERE b.id IN ({}) ORDER BY b.id",
+        placeholders.join(", ")
+    );
+    Ok(on_pool!(db, pool => {
+        let mut q = sqlx::query_as(&sql);
+        for id in &ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })?)
+}
+
+/// LINE accepted the batch (200, or 409 for a key it had already accepted).
+pub async fn mark_batch_sent(
+    tx: &mut Tx,
+    batch_id: i64,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE delivery_batches SET status = 'sent', sent_at = $2, request_id = $3, \
+         locked_until = NULL, error = '' WHERE id = $1 AND status = 'pending'"
+    )
+    .bind(batch_id)
+    .bind(micros(now))
+    .bind(request_id)
+    .execute(conn)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A failed attempt: tried again after `retry_at`, or failed for good when
+/// `permanent` (LINE refused the request; a retry would be refused too).
+pub async fn mark_batch_failed(
+    db: &Db,
+    batch_id: i64,
+    error: &str,
+    permanent: bool,
+    retry_at: DateTime<Utc>,
+) -> Result<()> {
+    let error: String = error.chars().take(500).collect();
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_batches SET status = CASE WHEN $3 THEN 'failed' ELSE status END, \
+         locked_until = $4, error = $2 WHERE id = $1 AND status = 'pending'"
+    )
+    .bind(batch_id)
+    .bind(&error)
+    .bind(permanent)
+    .bind(micros(retry_at))
+    .execute(pool)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Closes runs that are sending and have no batch left to send: the counts
+/// are summed from their batches. Returns the runs closed.
+pub async fn complete_runs(db: &Db, now: DateTime<Utc>) -> Result<u64> {
+    Ok(on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET status = 'done', finished_at = $1, \
+         succeeded = (SELECT COALESCE(SUM(size), 0) FROM delivery_batches b \
+                      WHERE b.run_id = delivery_runs.id AND b.status = 'sent'), \
+         failed = (SELECT COALESCE(SUM(size), 0) FROM delivery_batches b \
+                   WHERE b.run_id = delivery_runs.id AND b.status = 'failed') \
+         WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM delivery_batches b \
+               WHERE b.run_id = delivery_runs.id AND b.status = 'pending')"
+    )
+    .bind(micros(now))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+/// Progress of a run while it is sent: batches and recipients by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub batches: i64,
+    pub sent_batches: i64,
+    pub recipients: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub pending: i64,
+}
+
+pub async fn progress(db: &Db, run_id: i64) -> Result<Progress> {
+    let rows: Vec<(String, i64, i64)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT status, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(size), 0) AS BIGINT) \
+         FROM delivery_batches WHERE run_id = $1 GROUP BY status"
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await)?;
+    let mut p = Progress::default();
+    for (status, batches, size) in rows {
+        p.batches += batches;
+        p.recipients += size;
+        match status.as_str() {
+            "sent" => {
+                p.sent_batches += batches;
+                p.sent += size;
+            }
+            "failed" => p.failed += size,
+            "pending" => p.pending += size,
+            _ => {}
+        }
+    }
+    Ok(p)
+}
