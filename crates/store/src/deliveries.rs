@@ -1022,3 +1022,173 @@ pub async fn progress(db: &Db, run_id: i64) -> Result<Progress> {
     }
     Ok(p)
 }
+
+/// LINE's figures for a delivery (M15), as LINE reports them: `None` where
+/// LINE hides a count below its threshold or has none yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Insight {
+    pub delivered: Option<i64>,
+    pub unique_impressions: Option<i64>,
+    pub unique_clicks: Option<i64>,
+    pub fetched_at: Option<DateTime<Utc>>,
+}
+
+pub async fn save_insight(
+    db: &Db,
+    delivery_id: i64,
+    insight: &Insight,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on_pool!(db, pool => sqlx::query(
+        "INSERT INTO delivery_insights (delivery_id, delivered, unique_impressions, unique_clicks, \
+         fetched_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (delivery_id) DO UPDATE SET \
+         delivered = EXCLUDED.delivered, unique_impressions = EXCLUDED.unique_impressions, \
+         unique_clicks = EXCLUDED.unique_clicks, fetched_at = EXCLUDED.fetched_at"
+    )
+    .bind(delivery_id)
+    .bind(insight.delivered)
+    .bind(insight.unique_impressions)
+    .bind(insight.unique_clicks)
+    .bind(micros(now))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Production deliveries sent between `from` and `to` whose insight is
+/// missing or older than `stale` (LINE's numbers settle over about two weeks).
+pub async fn needing_insight(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    stale: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT r.delivery_id, MIN(r.scheduled_at) FROM delivery_runs r \
+         LEFT JOIN delivery_insights i ON i.delivery_id = r.delivery_id \
+         WHERE r.test = $4 AND r.status = 'done' AND r.scheduled_at >= $1 AND r.scheduled_at < $2 \
+         AND (i.fetched_at IS NULL OR i.fetched_at < $3) \
+         GROUP BY r.delivery_id ORDER BY r.delivery_id LIMIT 200"
+    )
+    .bind(micros(from))
+    .bind(micros(to))
+    .bind(micros(stale))
+    .bind(false)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// One line of the statistics (M15): a delivery with its production runs
+/// summed (test sends are not counted), LINE's figures and Hiroba's clicks.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatsRow {
+    pub delivery_id: i64,
+    pub title: String,
+    pub schedule_kind: String,
+    pub first_at: DateTime<Utc>,
+    pub runs: i64,
+    pub recipients: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub delivered: Option<i64>,
+    pub unique_impressions: Option<i64>,
+    pub unique_clicks: Option<i64>,
+    pub link_clicks: i64,
+}
+
+/// Deliveries that went out between `from` and `to`, newest first.
+pub async fn stats(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<StatsRow>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT d.id AS delivery_id, d.title, d.schedule_kind, MIN(r.scheduled_at) AS first_at, \
+         CAST(COUNT(r.id) AS BIGINT) AS runs, \
+         CAST(COALESCE(SUM(r.recipients), 0) AS BIGINT) AS recipients, \
+         CAST(COALESCE(SUM(r.succeeded), 0) AS BIGINT) AS succeeded, \
+         CAST(COALESCE(SUM(r.failed), 0) AS BIGINT) AS failed, \
+         MAX(i.delivered) AS delivered, MAX(i.unique_impressions) AS unique_impressions, \
+         MAX(i.unique_clicks) AS unique_clicks, \
+         CAST(COALESCE((SELECT COUNT(*) FROM delivery_clicks c JOIN delivery_links l \
+             ON l.id = c.link_id WHERE l.delivery_id = d.id), 0) AS BIGINT) AS link_clicks \
+         FROM deliveries d JOIN delivery_runs r ON r.delivery_id = d.id \
+         LEFT JOIN delivery_insights i ON i.delivery_id = d.id \
+         WHERE r.test = $3 AND r.status = 'done' AND r.scheduled_at >= $1 AND r.scheduled_at < $2 \
+         GROUP BY d.id, d.title, d.schedule_kind ORDER BY MIN(r.scheduled_at) DESC, d.id DESC"
+    )
+    .bind(micros(from))
+    .bind(micros(to))
+    .bind(false)
+    .fetch_all(pool)
+    .await)?)
+}
+
+/// A link of a delivery rewritten to `/r/{token}`: the token for `url`,
+/// created once per delivery and URL.
+pub async fn link_token(
+    tx: &mut Tx,
+    delivery_id: i64,
+    url: &str,
+    new_token: &str,
+) -> Result<String> {
+    let existing: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "SELECT token FROM delivery_links WHERE delivery_id = $1 AND url = $2"
+    )
+    .bind(delivery_id)
+    .bind(url)
+    .fetch_optional(conn)
+    .await)?;
+    if let Some(token) = existing {
+        return Ok(token);
+    }
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "INSERT INTO delivery_links (delivery_id, token, url) VALUES ($1, $2, $3)"
+    )
+    .bind(delivery_id)
+    .bind(new_token)
+    .bind(url)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(new_token.to_owned())
+}
+
+/// Follows a tracked link: records the visitor's click once (a repeat click
+/// by the same visitor is not counted again) and returns the target URL.
+pub async fn click(
+    db: &Db,
+    token: &str,
+    visitor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let link: Option<(i64, String)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT id, url FROM delivery_links WHERE token = $1"
+    )
+    .bind(token)
+    .fetch_optional(pool)
+    .await)?;
+    let Some((id, url)) = link else {
+        return Ok(None);
+    };
+    on_pool!(db, pool => sqlx::query(
+        "INSERT INTO delivery_clicks (link_id, visitor, at) VALUES ($1, $2, $3) \
+         ON CONFLICT (link_id, visitor) DO NOTHING"
+    )
+    .bind(id)
+    .bind(visitor)
+    .bind(micros(now))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(Some(url))
+}
+
+/// Unique clicks per link of a delivery.
+pub async fn link_clicks(db: &Db, delivery_id: i64) -> Result<Vec<(String, i64)>> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT l.url, CAST(COUNT(c.visitor) AS BIGINT) FROM delivery_links l \
+         LEFT JOIN delivery_clicks c ON c.link_id = l.id WHERE l.delivery_id = $1 \
+         GROUP BY l.id, l.url ORDER BY l.id"
+    )
+    .bind(delivery_id)
+    .fetch_all(pool)
+    .await)?)
+}
