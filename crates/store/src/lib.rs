@@ -5,6 +5,7 @@
 //! each concrete driver. The little SQL that must differ lives in [`Db`]'s
 //! dialect methods.
 
+pub mod attributes;
 pub mod audit;
 pub mod booking;
 pub mod catalogue;
@@ -20,6 +21,7 @@ pub mod secrets;
 pub mod seed;
 mod seed_catalogue;
 pub mod seed_history;
+pub mod segments;
 pub use seed_catalogue::kunitomi_catalogue;
 pub mod sessions;
 pub mod settings;
@@ -123,6 +125,10 @@ pub enum StoreError {
     NotFound,
     #[error("a record with the same {0} already exists")]
     Duplicate(&'static str),
+    /// The data breaks a rule; the message is in Japanese for the person who
+    /// entered it (e.g. an answer the attribute refuses).
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
