@@ -1,5 +1,6 @@
-//! The demo seed: Kunitomi's 17 facilities and three staff accounts whose
-//! logins `hiroba demo` prints and shows on its login page.
+//! The demo seed: Kunitomi's 17 facilities, the default friend attributes and
+//! three staff accounts whose logins `hiroba demo` prints and shows on its
+//! login page.
 
 use hiroba_domain::permission::{FacilityScope, Permission, PermissionSet};
 use hiroba_domain::staff::{LoginId, NewPassword, StaffName};
@@ -51,6 +52,8 @@ pub enum DemoError {
 pub async fn seed(db: &Db) -> Result<(), DemoError> {
     seed::kunitomi_facilities(db).await?;
     hiroba_store::kunitomi_catalogue(db).await?;
+    // The default friend attributes (M09); does nothing once any exist.
+    hiroba_store::attributes::seed_defaults(db).await?;
     if staff::count(db).await? > 0 {
         return Ok(());
     }

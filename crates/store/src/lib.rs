@@ -5,6 +5,7 @@
 //! each concrete driver. The little SQL that must differ lives in [`Db`]'s
 //! dialect methods.
 
+pub mod attributes;
 pub mod audit;
 pub mod booking;
 pub mod catalogue;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod seed;
 mod seed_catalogue;
 pub mod seed_history;
+pub mod segments;
 pub use seed_catalogue::kunitomi_catalogue;
 pub mod sessions;
 pub mod settings;

@@ -7,4 +7,5 @@ mod reports;
 mod reservations;
 mod residents_admin;
 mod seed_history;
+mod segments;
 mod storage;
