@@ -569,7 +569,13 @@ async fn serve(
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
     let checkpointer =
         hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_secs(1));
-    let line_events = hiroba_jobs::line_events::spawn(db.clone(), secrets, Duration::from_secs(1));
+    let line_events =
+        hiroba_jobs::line_events::spawn(db.clone(), secrets.clone(), Duration::from_secs(1));
+    let deliveries = hiroba_jobs::deliveries::spawn(
+        db.clone(),
+        secrets,
+        hiroba_jobs::deliveries::WorkerConfig::default(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("{} で待ち受けできません: {e}", config.listen)))?;
@@ -584,6 +590,7 @@ async fn serve(
     mailer.abort();
     checkpointer.abort();
     line_events.abort();
+    deliveries.abort();
     db.close().await;
     Ok(ExitCode::SUCCESS)
 }

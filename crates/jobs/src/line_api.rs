@@ -27,14 +27,40 @@ pub fn client_for(
 }
 
 /// Messaging API clients per channel, rebuilt when the stored settings change.
-#[derive(Default)]
 pub struct ChannelClients {
     clients: HashMap<Channel, (ChannelSettings, Arc<Client>)>,
+    /// Per attempt, and retries after the first attempt.
+    policy: (Duration, u32),
+}
+
+impl Default for ChannelClients {
+    fn default() -> Self {
+        Self {
+            clients: HashMap::new(),
+            policy: (Duration::from_secs(5), 1),
+        }
+    }
 }
 
 impl ChannelClients {
+    /// Clients for short calls (profiles): 5 s per attempt, one retry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Clients for deliveries: a multicast may take longer, and a retry with
+    /// the same key is harmless, so more of them are made before the batch
+    /// is handed back to the worker's own backoff.
+    pub fn for_deliveries() -> Self {
+        Self::with_policy(Duration::from_secs(20), 3)
+    }
+
+    /// Clients with `timeout` per attempt and `retries` after the first.
+    pub fn with_policy(timeout: Duration, retries: u32) -> Self {
+        Self {
+            clients: HashMap::new(),
+            policy: (timeout, retries),
+        }
     }
 
     /// Reloads the channels' settings; clients of unchanged channels are kept.
@@ -51,7 +77,7 @@ impl ChannelClients {
             {
                 continue;
             }
-            match client_for(&settings, Duration::from_secs(5), 1) {
+            match client_for(&settings, self.policy.0, self.policy.1) {
                 Ok(client) => {
                     self.clients.insert(channel, (settings, Arc::new(client)));
                 }

@@ -1,0 +1,354 @@
+//! The delivery worker (issue 6; M12-M14): plans due runs, prepares them into
+//! batches of at most 500 recipients (each with its retry key stored first),
+//! sends the batches by multicast at LINE's rate, and closes finished runs.
+//! Every instance may run it; see `hiroba_store::deliveries` for why a crash
+//! or a second instance never loses or repeats a message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use hiroba_domain::datetime::JST;
+use hiroba_domain::segment::{Condition, FriendStatus, Predicate};
+use hiroba_line::client::{Error as LineError, is_retry_key};
+use hiroba_line::request::MulticastRequest;
+use hiroba_store::deliveries::{self, Audience, Batch, NewBatch, Plan, Run};
+use hiroba_store::line;
+use hiroba_store::{Db, SecretBox, StoreError, segments};
+
+use crate::line_api::{self, ChannelClients};
+
+/// Recipients per multicast request (LINE's limit).
+pub const BATCH_SIZE: usize = 500;
+/// Recipients read per preparation transaction.
+const PAGE: i64 = 5_000;
+/// A retry key is honoured by LINE for 24 hours; past this, a batch whose
+/// answer was lost is failed rather than risk a second copy.
+fn key_lifetime() -> chrono::Duration {
+    chrono::Duration::hours(23)
+}
+
+/// Settings of the worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Multicast requests in flight at once (LINE's rate limit is enforced by
+    /// the client's limiter; this only keeps the pipe full).
+    pub concurrency: usize,
+    /// How often the worker looks for work when idle.
+    pub every: Duration,
+    /// How long a claimed run or batch stays with its worker: after a crash,
+    /// another instance takes it over once this has passed.
+    pub lease: chrono::Duration,
+    /// Per multicast attempt, and the client's own retries (same key) before
+    /// the batch waits for a later round.
+    pub call_timeout: Duration,
+    pub call_retries: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            every: Duration::from_secs(1),
+            lease: chrono::Duration::minutes(2),
+            call_timeout: Duration::from_secs(20),
+            call_retries: 3,
+        }
+    }
+}
+
+/// What one round did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub planned: usize,
+    pub prepared: usize,
+    pub batches_sent: usize,
+    pub batches_failed: usize,
+    pub runs_done: u64,
+}
+
+/// The condition a run's recipients must match on its date.
+async fn recipients_condition(
+    db: &Db,
+    run: &Run,
+    plan: &Plan,
+    audience: Audience,
+) -> Result<Condition, StoreError> {
+    let friend = Condition::Leaf(Predicate::FriendStatus {
+        status: FriendStatus::Friend,
+    });
+    let mut all = vec![friend];
+    if !run.test {
+        match audience {
+            Audience::All => {}
+            Audience::Testers => all.push(Condition::Leaf(Predicate::TestAccount)),
+            Audience::Segment(id) => all.push(segments::get(db, id).await?.condition),
+        }
+    }
+    if let Plan::Reminder { rule, .. } = plan {
+        let day = run.scheduled_at.with_timezone(&JST).date_naive();
+        let bases = rule.base_dates_firing_on(day);
+        // No base date fires today (e.g. the 29th-31st a month after February):
+        // an empty OR matches nobody.
+        all.push(Condition::Or(
+            bases
+                .into_iter()
+                .map(|d| {
+                    Condition::Leaf(Predicate::DateBetween {
+                        attribute: rule.attribute().clone(),
+                        from: Some(d),
+                        to: Some(d),
+                    })
+                })
+                .collect(),
+        ));
+    }
+    Ok(Condition::And(all))
+}
+
+/// Cuts a claimed run into batches, resuming after its cursor.
+pub async fn prepare_run(
+    db: &Db,
+    run: &Run,
+    lease: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let delivery = deliveries::get(db, run.delivery_id).await?;
+    let condition =
+        recipients_condition(db, run, &delivery.draft.plan, delivery.draft.audience).await?;
+    let on = run.scheduled_at.with_timezone(&JST).date_naive();
+    let mut after = run.prepared_after;
+    let mut seq = deliveries::next_seq(db, run.id).await?;
+    loop {
+        let page = segments::page_after(db, run.channel, &condition, on, after, PAGE).await?;
+        let Some(last) = page.last().map(|r| r.friend_id) else {
+            break;
+        };
+        let mut batches = Vec::new();
+        for chunk in page.chunks(BATCH_SIZE) {
+            batches.push(NewBatch {
+                seq,
+                user_ids: chunk.iter().map(|r| r.user_id.clone()).collect(),
+                retry_key: hiroba_line::client::new_retry_key(),
+            });
+            seq += 1;
+        }
+        let mut tx = db.begin().await?;
+        let still_ours =
+            deliveries::add_batches(&mut tx, run.id, &batches, last, Utc::now() + lease).await?;
+        if !still_ours {
+            return Ok(()); // cancelled, or another worker took over
+        }
+        tx.commit().await?;
+        after = last;
+    }
+    deliveries::finish_preparing(db, run.id, now).await
+}
+
+/// The messages of each delivery, read once per round.
+#[derive(Default)]
+struct Messages(HashMap<i64, (Arc<Vec<hiroba_line::Message>>, String)>);
+
+impl Messages {
+    async fn get(
+        &mut self,
+        db: &Db,
+        delivery_id: i64,
+    ) -> Result<(Arc<Vec<hiroba_line::Message>>, String), StoreError> {
+        if let Some(m) = self.0.get(&delivery_id) {
+            return Ok(m.clone());
+        }
+        let delivery = deliveries::get(db, delivery_id).await?;
+        // All or none: a delivery never goes out with some of its messages.
+        let messages: Vec<hiroba_line::Message> = match delivery
+            .draft
+            .messages
+            .iter()
+            .map(|v| hiroba_line::Message::from_json(v.clone()))
+            .collect::<Result<_, _>>()
+        {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::error!(delivery_id, error = %e, "stored delivery messages unreadable");
+                Vec::new()
+            }
+        };
+        let entry = (Arc::new(messages), delivery.draft.title);
+        self.0.insert(delivery_id, entry.clone());
+        Ok(entry)
+    }
+}
+
+/// The aggregation unit LINE counts a delivery's opens and clicks under (M15).
+pub fn aggregation_unit(delivery_id: i64) -> String {
+    format!("hiroba_d{delivery_id}")
+}
+
+enum Outcome {
+    Sent(String),
+    Retry(String),
+    Failed(String),
+}
+
+async fn send_batch(
+    client: &hiroba_line::Client,
+    batch: &Batch,
+    to: Vec<String>,
+    messages: &[hiroba_line::Message],
+) -> (Outcome, Result<hiroba_line::ApiResponse<()>, LineError>) {
+    let request = MulticastRequest {
+        to,
+        messages: messages.to_vec(),
+        notification_disabled: None,
+        custom_aggregation_units: if batch.test {
+            Vec::new()
+        } else {
+            vec![aggregation_unit(batch.delivery_id)]
+        },
+    };
+    let result = if is_retry_key(&batch.retry_key) {
+        client
+            .send_multicast_with_key(&request, &batch.retry_key)
+            .await
+    } else {
+        client.send_multicast(&request).await
+    };
+    let outcome = match &result {
+        Ok(res) => Outcome::Sent(res.meta.request_id.clone().unwrap_or_default()),
+        Err(e) => match e.status() {
+            // Already accepted under this key: delivered once, by the earlier call.
+            Some(409) => Outcome::Sent(
+                e.meta()
+                    .and_then(|m| m.accepted_request_id.clone().or(m.request_id.clone()))
+                    .unwrap_or_default(),
+            ),
+            Some(status) if (400..500).contains(&status) && status != 429 => {
+                Outcome::Failed(e.to_string())
+            }
+            _ => Outcome::Retry(e.to_string()),
+        },
+    };
+    (outcome, result)
+}
+
+/// One round: plan, prepare, send what is claimable, close finished runs.
+pub async fn run_once(
+    db: &Db,
+    clients: &ChannelClients,
+    config: &WorkerConfig,
+    now: DateTime<Utc>,
+) -> Result<Round, StoreError> {
+    let mut round = Round {
+        planned: deliveries::plan_due(db, now).await?,
+        ..Round::default()
+    };
+    while let Some(run) = deliveries::claim_run_to_prepare(db, now, config.lease).await? {
+        prepare_run(db, &run, config.lease, now).await?;
+        round.prepared += 1;
+    }
+    let mut messages = Messages::default();
+    loop {
+        let limit = i64::try_from(config.concurrency * 4).unwrap_or(32);
+        let batches = deliveries::claim_batches(db, Utc::now(), config.lease, limit).await?;
+        if batches.is_empty() {
+            break;
+        }
+        let mut jobs = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (msgs, title) = messages.get(db, batch.delivery_id).await?;
+            jobs.push((batch, msgs, title));
+        }
+        let results: Vec<_> = futures_util::stream::iter(jobs)
+            .map(|(batch, msgs, title)| async move {
+                let Some(client) = clients.get(batch.channel) else {
+                    return (
+                        batch,
+                        title,
+                        Outcome::Retry("no LINE channel settings".into()),
+                        None,
+                    );
+                };
+                let to = match batch.user_ids() {
+                    Ok(to) => to,
+                    Err(e) => return (batch, title, Outcome::Failed(e.to_string()), None),
+                };
+                if msgs.is_empty() {
+                    let why = "配信するメッセージがありません（保存された内容を読めません）";
+                    return (batch, title, Outcome::Failed(why.into()), None);
+                }
+                let started = Instant::now();
+                let (outcome, result) = send_batch(&client, &batch, to, &msgs).await;
+                let record = line_api::call_record(
+                    "POST /v2/bot/message/multicast",
+                    &format!("配信#{} バッチ{}", batch.delivery_id, batch.seq),
+                    &result,
+                    started,
+                );
+                (batch, title, outcome, Some(record))
+            })
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+        for (batch, title, outcome, record) in results {
+            if let Some(record) = record
+                && let Err(e) = line::log_api_call(db, batch.channel, &record).await
+            {
+                tracing::error!(error = %e, "LINE API call not logged");
+            }
+            let now = Utc::now();
+            match outcome {
+                Outcome::Sent(request_id) => {
+                    let mut tx = db.begin().await?;
+                    deliveries::mark_batch_sent(&mut tx, batch.id, &request_id, now).await?;
+                    let to = batch.user_ids()?;
+                    line::append_delivery_talk(&mut tx, batch.channel, &to, &title, now).await?;
+                    tx.commit().await?;
+                    round.batches_sent += 1;
+                }
+                Outcome::Failed(error) => {
+                    deliveries::mark_batch_failed(db, batch.id, &error, true, now).await?;
+                    round.batches_failed += 1;
+                }
+                Outcome::Retry(error) => {
+                    let expired = batch
+                        .first_sent_at
+                        .is_some_and(|first| now - first > key_lifetime());
+                    let wait =
+                        chrono::Duration::seconds((5_i64 << batch.attempts.clamp(0, 8)).min(600));
+                    deliveries::mark_batch_failed(db, batch.id, &error, expired, now + wait)
+                        .await?;
+                    if expired {
+                        round.batches_failed += 1;
+                    }
+                }
+            }
+        }
+    }
+    round.runs_done = deliveries::complete_runs(db, Utc::now()).await?;
+    Ok(round)
+}
+
+/// Runs rounds every `config.every` until the task is aborted.
+pub fn spawn(db: Db, secrets: SecretBox, config: WorkerConfig) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut clients = ChannelClients::with_policy(config.call_timeout, config.call_retries);
+        let mut tick = tokio::time::interval(config.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = clients.refresh(&db, &secrets).await {
+                tracing::error!(error = %e, "LINE channel settings unreadable");
+                continue;
+            }
+            match run_once(&db, &clients, &config, Utc::now()).await {
+                Ok(round) if round != Round::default() => {
+                    tracing::info!(?round, "deliveries");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "delivery round failed; will retry"),
+            }
+        }
+    })
+}
