@@ -1192,3 +1192,15 @@ pub async fn link_clicks(db: &Db, delivery_id: i64) -> Result<Vec<(String, i64)>
     .fetch_all(pool)
     .await)?)
 }
+
+/// Whether a segment is the audience of a delivery that may still go out.
+pub async fn segment_in_use(db: &Db, segment_id: i64) -> Result<bool> {
+    let n: i64 = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries WHERE segment_id = $1 \
+         AND status IN ('draft', 'pending_approval', 'approved')"
+    )
+    .bind(segment_id)
+    .fetch_one(pool)
+    .await)?;
+    Ok(n > 0)
+}

@@ -20,4 +20,5 @@ mod line_webhook_http;
 mod reports_http;
 mod resident_http;
 mod residents_admin_http;
+mod segments_http;
 mod tls;

@@ -14,6 +14,7 @@ mod masters;
 mod reports;
 mod reservations;
 mod residents;
+mod segments;
 mod settings;
 mod staff;
 
@@ -318,6 +319,13 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/line/friends", compose, line_friends::list)
         .get("/line/friends/{id}", compose, line_friends::detail)
         .post("/line/friends/{id}/send", send, line_friends::send)
+        .get("/line/segments", compose, segments::list)
+        .get("/line/segments/new", compose, segments::new_form)
+        .post("/line/segments/new", compose, segments::create)
+        .post("/line/segments/count", compose, segments::count)
+        .get("/line/segments/{id}", compose, segments::edit_form)
+        .post("/line/segments/{id}", compose, segments::update)
+        .post("/line/segments/{id}/delete", compose, segments::delete)
         .get("/line/talk", compose, line_talk::search)
         .get("/line/talk.csv", compose, line_talk::export)
         .get("/line/api-log", logs, line_talk::api_log)
