@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_http;
+mod attributes_http;
 mod availability_http;
 mod booking_http;
 mod browser_availability;

@@ -198,6 +198,8 @@ struct DetailPage {
     may_send: bool,
     errors: FieldErrors,
     text: String,
+    answers: Vec<super::friend_attributes::AnswerRow>,
+    tester: bool,
 }
 
 async fn detail_page(
@@ -238,6 +240,10 @@ async fn detail_page(
         may_send: me.staff.may(Permission::MessagingSend),
         errors,
         text,
+        answers: super::friend_attributes::summary(state, id).await?,
+        tester: hiroba_store::attributes::facts(state.db(), id)
+            .await?
+            .is_test,
     })
 }
 

@@ -1,9 +1,11 @@
 //! The staff admin at `/admin`. Every route is declared here with the
 //! permission it needs; see [`crate::routes`].
 
+mod attributes;
 mod audit;
 mod dev_mail;
 mod facilities;
+mod friend_attributes;
 mod holidays;
 mod home;
 mod line_channels;
@@ -43,6 +45,7 @@ fn routes(state: AppState) -> AdminRoutes {
     let reports_p = Staff(Some(Permission::Reports));
     let compose = Staff(Some(Permission::MessagingCompose));
     let send = Staff(Some(Permission::MessagingSend));
+    let forms_p = Staff(Some(Permission::Forms));
     AdminRoutes::new(state)
         // The counter (窓口): desk calendar, counter bookings, reservations (A22, A23).
         .get("/desk", desk, reservations::desk)
@@ -319,6 +322,30 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/line/friends", compose, line_friends::list)
         .get("/line/friends/{id}", compose, line_friends::detail)
         .post("/line/friends/{id}/send", send, line_friends::send)
+        .get(
+            "/line/friends/{id}/attributes",
+            compose,
+            friend_attributes::edit_form,
+        )
+        .post(
+            "/line/friends/{id}/attributes",
+            compose,
+            friend_attributes::save,
+        )
+        .post(
+            "/line/friends/{id}/tester",
+            compose,
+            friend_attributes::set_tester,
+        )
+        .get("/line/attributes", forms_p, attributes::list)
+        .post("/line/attributes", forms_p, attributes::create)
+        .get("/line/attributes/{id}", forms_p, attributes::edit_form)
+        .post("/line/attributes/{id}", forms_p, attributes::update)
+        .post(
+            "/line/attributes/{id}/move",
+            forms_p,
+            attributes::move_attribute,
+        )
         .get("/line/segments", compose, segments::list)
         .get("/line/segments/new", compose, segments::new_form)
         .post("/line/segments/new", compose, segments::create)
