@@ -12,6 +12,7 @@ pub mod catalogue_domain;
 mod connect;
 pub mod facilities;
 pub mod line;
+pub mod media;
 pub mod outbox;
 pub mod reports;
 pub mod reservations;

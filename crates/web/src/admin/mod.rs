@@ -7,6 +7,7 @@ mod facilities;
 mod holidays;
 mod home;
 mod line_channels;
+mod line_compose;
 mod line_friends;
 mod line_talk;
 mod login;
@@ -316,6 +317,11 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/line/friends", compose, line_friends::list)
         .get("/line/friends/{id}", compose, line_friends::detail)
         .post("/line/friends/{id}/send", send, line_friends::send)
+        // メッセージの作成・プレビューとテスト送信 (issue 6; M07, M12).
+        .get("/line/compose", compose, line_compose::form)
+        .post_upload("/line/compose", compose, line_compose::submit)
+        .post("/line/compose/preview", compose, line_compose::preview)
+        .post_upload("/line/compose/test-push", send, line_compose::test_push)
         .get("/line/talk", compose, line_talk::search)
         .get("/line/talk.csv", compose, line_talk::export)
         .get("/line/api-log", logs, line_talk::api_log)
