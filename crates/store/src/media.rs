@@ -195,7 +195,8 @@ pub async fn renditions(db: &Db, token: &str) -> Result<Vec<(String, i64, i64, i
 
 /// Uploads, the latest first.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Media>> {
-    let sql = format!("SELECT {COLUMNS} FROM media ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM media ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2");
     Ok(on_pool!(db, pool => sqlx::query_as(&sql)
         .bind(limit)
         .bind(offset)

@@ -21,10 +21,7 @@ pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
         "report-print.css" => (REPORT_PRINT_CSS, "text/css; charset=utf-8"),
         "composer.js" => (COMPOSER_JS, "text/javascript; charset=utf-8"),
         // The LINE message preview's classes (`lp-*`), from crates/line.
-        "line-preview.css" => (
-            hiroba_line::preview::PREVIEW_CSS,
-            "text/css; charset=utf-8",
-        ),
+        "line-preview.css" => (hiroba_line::preview::PREVIEW_CSS, "text/css; charset=utf-8"),
         _ => return Err(AppError::NotFound),
     };
     Ok((

@@ -128,12 +128,7 @@ impl AreaRow {
     /// The area in the 1040-wide space, when all four numbers parse.
     pub fn rect(&self) -> Option<(u32, u32, u32, u32)> {
         let n = |s: &str| s.trim().parse::<u32>().ok();
-        Some((
-            n(&self.x)?,
-            n(&self.y)?,
-            n(&self.width)?,
-            n(&self.height)?,
-        ))
+        Some((n(&self.x)?, n(&self.y)?, n(&self.width)?, n(&self.height)?))
     }
 }
 
@@ -444,7 +439,9 @@ impl Action {
             "emoji" => {
                 let i = num()?;
                 let id = s.rsplit(':').next()?;
-                EMOJI_IDS.contains(&id).then(|| Action::Emoji(i, id.to_owned()))?
+                EMOJI_IDS
+                    .contains(&id)
+                    .then(|| Action::Emoji(i, id.to_owned()))?
             }
             "template" => {
                 let i = num()?;
@@ -903,18 +900,13 @@ fn build_imagemap(
         };
         // Each area on its own, so every row gets its message at once.
         if base_height > 0 {
-            let single = Message::imagemap(
-                "https://example.com/m",
-                "a",
-                size,
-                vec![action.clone()],
-            );
+            let single =
+                Message::imagemap("https://example.com/m", "a", size, vec![action.clone()]);
             if let Err(e) = single.validate() {
-                let text = e
-                    .ja
-                    .split_once(": ")
-                    .filter(|_| e.path.is_some())
-                    .map_or(e.ja.clone(), |(_, t)| t.to_owned());
+                let text =
+                    e.ja.split_once(": ")
+                        .filter(|_| e.path.is_some())
+                        .map_or(e.ja.clone(), |(_, t)| t.to_owned());
                 problems.push((at, format!("タップ領域{}: {text}", j + 1)));
                 continue;
             }
@@ -953,17 +945,15 @@ fn build_imagemap(
 fn flex_container(json: &str) -> Result<(Value, Option<String>), String> {
     let value: Value = serde_json::from_str(json).map_err(|e| {
         let what = match e.classify() {
-            serde_json::error::Category::Eof => "途中で終わっています（閉じかっこ } や ] が足りません）",
+            serde_json::error::Category::Eof => {
+                "途中で終わっています（閉じかっこ } や ] が足りません）"
+            }
             serde_json::error::Category::Syntax => {
                 "記号の使い方に誤りがあります（カンマ、引用符 \"、かっこを確認してください）"
             }
             _ => "読み取れません",
         };
-        format!(
-            "JSON の {}行目 {}文字目: {what}。",
-            e.line(),
-            e.column()
-        )
+        format!("JSON の {}行目 {}文字目: {what}。", e.line(), e.column())
     })?;
     if value.get("type").and_then(Value::as_str) == Some("flex")
         && let Some(contents) = value.get("contents")
@@ -1353,7 +1343,10 @@ impl ComposerView {
             max_areas: MAX_AREAS,
             emoji_ids: &EMOJI_IDS,
             templates: &TEMPLATES,
-            kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.label_ja())).collect(),
+            kinds: Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), k.label_ja()))
+                .collect(),
         }
     }
 
@@ -1521,9 +1514,11 @@ mod tests {
         let messages = state.messages().unwrap();
         assert_eq!(
             messages,
-            [json!({"type": "text", "text": "🍎$料金 $5 $\nです", "emojis": [
+            [
+                json!({"type": "text", "text": "🍎$料金 $5 $\nです", "emojis": [
                 {"index": 2, "productId": EMOJI_PRODUCT, "emojiId": "001"},
-                {"index": 9, "productId": EMOJI_PRODUCT, "emojiId": "010"}]})]
+                {"index": 9, "productId": EMOJI_PRODUCT, "emojiId": "010"}]})
+            ]
         );
         // Back to the editable form, markers and all.
         let again = ComposerState::from_messages(&messages);
@@ -1536,7 +1531,10 @@ mod tests {
         assert_eq!(again.messages().unwrap(), messages);
         // Not a marker: left as text.
         let (t, e) = expand_emojis("[絵文字] [絵文字a b] [絵文字p/1");
-        assert_eq!((t.as_str(), e.len()), ("[絵文字] [絵文字a b] [絵文字p/1", 0));
+        assert_eq!(
+            (t.as_str(), e.len()),
+            ("[絵文字] [絵文字a b] [絵文字p/1", 0)
+        );
         let (t, e) = expand_emojis("[絵文字0123456789abcdef01234567/042]");
         assert_eq!(t, "$");
         assert_eq!(e[0].product_id, "0123456789abcdef01234567");
@@ -1693,7 +1691,10 @@ mod tests {
         let errors = state.messages().unwrap_err();
         assert!(errors.get("m0_a0").is_none());
         let e = errors.get("m0_a1").unwrap();
-        assert!(e.starts_with("タップ領域2:") && e.contains("はみ出しています"), "{e}");
+        assert!(
+            e.starts_with("タップ領域2:") && e.contains("はみ出しています"),
+            "{e}"
+        );
         assert!(errors.get("m0_a2").unwrap().contains("はみ出して"));
         assert!(errors.get("m0_a3").unwrap().contains("半角数字"));
         assert!(errors.get("m0_a4").unwrap().contains("リンク先のURL"));
@@ -1748,7 +1749,13 @@ mod tests {
                 .contains("50個まで")
         );
         state.apply(&Action::RemoveArea(0, 50)).unwrap();
-        assert_eq!(state.messages().unwrap()[0]["actions"].as_array().unwrap().len(), 50);
+        assert_eq!(
+            state.messages().unwrap()[0]["actions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            50
+        );
         assert!(state.apply(&Action::AddArea(0)).is_err());
     }
 
@@ -1831,7 +1838,10 @@ mod tests {
         assert!(state.apply(&Action::Remove(5)).is_err());
         assert!(Action::parse("emoji:0:999").is_none());
         assert!(Action::parse("add:sticker").is_none());
-        assert_eq!(Action::parse("area_remove:1:3"), Some(Action::RemoveArea(1, 3)));
+        assert_eq!(
+            Action::parse("area_remove:1:3"),
+            Some(Action::RemoveArea(1, 3))
+        );
     }
 
     #[test]
@@ -1842,7 +1852,14 @@ mod tests {
         let html = ComposerView::new(&state, errors, "http://127.0.0.1", "/preview")
             .render()
             .unwrap();
-        for name in ["m0_type", "m0_alt", "m0_file", "m0_a0_x", "m0_a0_target", "m0_a1_x"] {
+        for name in [
+            "m0_type",
+            "m0_alt",
+            "m0_file",
+            "m0_a0_x",
+            "m0_a0_target",
+            "m0_a1_x",
+        ] {
             assert!(html.contains(&format!("name=\"{name}\"")), "{name}");
         }
         assert!(html.contains("はみ出しています"));

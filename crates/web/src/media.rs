@@ -179,14 +179,17 @@ pub fn scaled_height(orig_width: u32, orig_height: u32, width: u32) -> u32 {
 }
 
 fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, String> {
-    let unreadable = || "画像を読み取れませんでした。壊れていないファイルを選んでください。".to_owned();
+    let unreadable =
+        || "画像を読み取れませんでした。壊れていないファイルを選んでください。".to_owned();
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| refusal(&e, unreadable()))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| refusal(&e, unreadable()))?;
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| refusal(&e, unreadable()))?;
     if let Some(o) = orientation {
@@ -230,11 +233,8 @@ fn encode(
     let failed = |_| "画像を変換できませんでした。".to_owned();
     let mut bytes = Vec::new();
     let content_type = if format == ImageFormat::Png {
-        let encoder = PngEncoder::new_with_quality(
-            &mut bytes,
-            CompressionType::Default,
-            PngFilter::Adaptive,
-        );
+        let encoder =
+            PngEncoder::new_with_quality(&mut bytes, CompressionType::Default, PngFilter::Adaptive);
         image.write_with_encoder(encoder).map_err(failed)?;
         "image/png"
     } else {
@@ -337,7 +337,12 @@ mod tests {
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let img = image::RgbaImage::from_fn(width, height, |x, y| {
-            image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, if x < 4 { 0 } else { 255 }])
+            image::Rgba([
+                (x % 256) as u8,
+                (y % 256) as u8,
+                128,
+                if x < 4 { 0 } else { 255 },
+            ])
         });
         let mut bytes = Vec::new();
         DynamicImage::ImageRgba8(img)
@@ -411,7 +416,11 @@ mod tests {
     #[test]
     fn uploads_are_checked_by_content_and_size() {
         assert!(check_upload(b"").unwrap_err().contains("選んでください"));
-        assert!(check_upload(b"GIF89a....").unwrap_err().contains("JPEG または PNG"));
+        assert!(
+            check_upload(b"GIF89a....")
+                .unwrap_err()
+                .contains("JPEG または PNG")
+        );
         assert!(check_upload(b"RIFF\0\0\0\0WEBPVP8 ").is_err());
         let mut big = png(2, 2);
         big.resize(MAX_UPLOAD_BYTES + 1, 0);

@@ -103,8 +103,9 @@
     } else if (same && !same.disabled) {
       target = same;
     }
-    if (!target) {
-      target = root.querySelector(".field-error") ? root.querySelector("[aria-invalid=true]") : null;
+    var summary = root.querySelector(".error-summary");
+    if (summary && (value === "check" || !target)) {
+      target = summary;
     }
     if (target) {
       target.focus();

@@ -41,10 +41,17 @@ async fn media_round_trip() {
         let got = media::get(db, &token).await.unwrap().unwrap();
         assert_eq!(got.id, id, "{label}");
         assert_eq!(got.purpose, Purpose::Imagemap);
-        assert_eq!((got.width, got.height, got.upload_bytes), (2080, 1040, 123_456));
+        assert_eq!(
+            (got.width, got.height, got.upload_bytes),
+            (2080, 1040, 123_456)
+        );
         assert_eq!(got.file_name, "地図.png");
         let r = media::rendition(db, &token, "240").await.unwrap().unwrap();
-        assert_eq!((r.width, r.height, r.bytes), (240, 120, vec![2; 16]), "{label}");
+        assert_eq!(
+            (r.width, r.height, r.bytes),
+            (240, 120, vec![2; 16]),
+            "{label}"
+        );
         assert_eq!(r.content_type, "image/png");
         assert!(media::rendition(db, &token, "700").await.unwrap().is_none());
         let names: Vec<_> = media::renditions(db, &token)
@@ -56,14 +63,24 @@ async fn media_round_trip() {
         assert_eq!(names, [("1040".into(), 1040, 16), ("240".into(), 240, 16)]);
         // Never by row id or a malformed token.
         assert!(media::get(db, &id.to_string()).await.unwrap().is_none());
-        assert!(media::rendition(db, "../1040", "1040").await.unwrap().is_none());
+        assert!(
+            media::rendition(db, "../1040", "1040")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(media::list(db, 10, 0).await.unwrap().len(), 1, "{label}");
 
         let mut tx = db.begin().await.unwrap();
         media::delete(&mut tx, &token).await.unwrap();
         tx.commit().await.unwrap();
         assert!(media::get(db, &token).await.unwrap().is_none());
-        assert!(media::rendition(db, &token, "1040").await.unwrap().is_none());
+        assert!(
+            media::rendition(db, &token, "1040")
+                .await
+                .unwrap()
+                .is_none()
+        );
         let mut tx = db.begin().await.unwrap();
         assert!(matches!(
             media::delete(&mut tx, &token).await,

@@ -75,7 +75,12 @@ async fn page(
     } else {
         (false, Vec::new())
     };
-    let composer = view(state, composer_state, errors.clone()).render()?;
+    // The composer shows its own fields' problems; the page only the recipient's.
+    let mut composer_errors = FieldErrors::new();
+    for (field, message) in errors.iter().filter(|(f, _)| *f != "push_to") {
+        composer_errors.add(field, message);
+    }
+    let composer = view(state, composer_state, composer_errors).render()?;
     let layout = me
         .page(state, "メッセージの作成・プレビュー", notice)
         .await?;
@@ -91,12 +96,7 @@ async fn page(
 }
 
 fn view(state: &AppState, composer_state: &ComposerState, errors: FieldErrors) -> ComposerView {
-    ComposerView::new(
-        composer_state,
-        errors,
-        &state.config().public_url,
-        PREVIEW,
-    )
+    ComposerView::new(composer_state, errors, &state.config().public_url, PREVIEW)
 }
 
 pub async fn form(State(state): State<AppState>, me: CurrentStaff) -> Result<Response, AppError> {
@@ -153,7 +153,9 @@ fn summary(m: &serde_json::Value) -> (String, String) {
     let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
     let kind = s("type");
     let text = match kind.as_str() {
-        "text" => s("text"),
+        "text" => {
+            crate::composer::collapse_emojis(&s("text"), m.get("emojis").and_then(|e| e.as_array()))
+        }
         "image" => "［画像］".to_owned(),
         "imagemap" => format!("［イメージマップ］{}", s("altText")),
         "flex" => format!("［Flex］{}", s("altText")),
