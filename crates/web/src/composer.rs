@@ -1297,6 +1297,8 @@ impl BlockView {
 pub struct ComposerView {
     pub blocks: Vec<BlockView>,
     pub errors: FieldErrors,
+    /// The problems for the summary: (field, text naming the message).
+    pub summary: Vec<(String, String)>,
     pub preview: String,
     pub can_add: bool,
     pub count: usize,
@@ -1329,9 +1331,24 @@ impl ComposerView {
             .enumerate()
             .map(|(i, b)| block_view(i, n, b))
             .collect();
+        let summary = errors
+            .iter()
+            .map(|(f, message)| {
+                let block = f
+                    .strip_prefix('m')
+                    .and_then(|rest| rest.split('_').next())
+                    .and_then(|n| n.parse::<usize>().ok());
+                let text = match block.and_then(|i| state.blocks.get(i).map(|b| (i, b))) {
+                    Some((i, b)) => format!("{}件目（{}）: {message}", i + 1, b.kind().label_ja()),
+                    None => message.to_owned(),
+                };
+                (f.to_owned(), text)
+            })
+            .collect();
         ComposerView {
             blocks,
             errors,
+            summary,
             preview: state.preview_html(),
             can_add: n < MAX_MESSAGES,
             count: n,
