@@ -18,7 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::login::{IdTokenClaims, IdTokenError, IdTokenRefusal};
-use crate::message::{Message, ValidationError, validate_messages};
+use crate::message::{
+    Message, ValidationError, validate_messages, validate_messages_allowing_http_media,
+};
 use crate::ratelimit::{EndpointGroup, RateLimiter, RateLimits};
 use crate::request::*;
 
@@ -49,6 +51,9 @@ pub struct ClientConfig {
     /// Longest wait for the client-side rate limiter before failing with
     /// [`Error::RateLimited`].
     pub rate_limit_max_wait: Duration,
+    /// Lets `http://` media URLs through the checks before sending. LINE itself
+    /// refuses them; only the LINE simulator of an http demo fetches them.
+    pub allow_http_media: bool,
 }
 
 impl ClientConfig {
@@ -65,6 +70,7 @@ impl ClientConfig {
             max_retry_after: Duration::from_secs(300),
             rate_limits: RateLimits::default(),
             rate_limit_max_wait: Duration::from_secs(10),
+            allow_http_media: false,
         }
     }
 }
@@ -433,6 +439,15 @@ impl Client {
         })
     }
 
+    /// LINE's limits for a send, before any request leaves.
+    fn check(&self, messages: &[Message]) -> Result<(), ValidationError> {
+        if self.config.allow_http_media {
+            validate_messages_allowing_http_media(messages)
+        } else {
+            validate_messages(messages)
+        }
+    }
+
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
@@ -605,7 +620,7 @@ impl Client {
         &self,
         req: &ReplyMessageRequest,
     ) -> Result<ApiResponse<SentMessages>, Error> {
-        validate_messages(&req.messages)?;
+        self.check(&req.messages)?;
         let call = Call::new(
             Method::POST,
             "/v2/bot/message/reply",
@@ -656,7 +671,7 @@ impl Client {
         req: &PushMessageRequest,
         retry_key: Option<&str>,
     ) -> Result<ApiResponse<SentMessages>, Error> {
-        validate_messages(&req.messages)?;
+        self.check(&req.messages)?;
         let call = Call::new(
             Method::POST,
             "/v2/bot/message/push",
@@ -687,7 +702,7 @@ impl Client {
         to: &[String],
         messages: &[Message],
     ) -> Result<MulticastOutcome, Error> {
-        validate_messages(messages)?;
+        self.check(messages)?;
         let mut outcome = MulticastOutcome::default();
         for req in Self::multicast_requests(to, messages) {
             let result = self.multicast_keyed(&req, None).await.map(|r| r.meta);
@@ -726,7 +741,7 @@ impl Client {
                 req.to.len(),
             )));
         }
-        validate_messages(&req.messages)?;
+        self.check(&req.messages)?;
         let call = Call::new(
             Method::POST,
             "/v2/bot/message/multicast",
@@ -759,7 +774,7 @@ impl Client {
         req: &NarrowcastRequest,
         retry_key: Option<&str>,
     ) -> Result<ApiResponse<()>, Error> {
-        validate_messages(&req.messages)?;
+        self.check(&req.messages)?;
         let call = Call::new(
             Method::POST,
             "/v2/bot/message/narrowcast",
@@ -827,7 +842,7 @@ impl Client {
         req: &BroadcastRequest,
         retry_key: Option<&str>,
     ) -> Result<ApiResponse<()>, Error> {
-        validate_messages(&req.messages)?;
+        self.check(&req.messages)?;
         let call = Call::new(
             Method::POST,
             "/v2/bot/message/broadcast",

@@ -560,6 +560,55 @@ impl Message {
         self
     }
 
+    /// A copy whose media URLs (image, video, audio, imagemap base, thumbnails, quick
+    /// reply and sender icons) use `https://` where they used `http://`: for checking a
+    /// message bound for a platform that accepts http media (the simulator of an http
+    /// demo) against LINE's other rules. Flex contents are left as they are.
+    pub fn with_https_media(&self) -> Message {
+        let mut m = self.clone();
+        match &mut m.body {
+            MessageBody::Image(i) => {
+                i.original_content_url = https_of(&i.original_content_url);
+                i.preview_image_url = https_of(&i.preview_image_url);
+            }
+            MessageBody::Video(v) => {
+                v.original_content_url = https_of(&v.original_content_url);
+                v.preview_image_url = https_of(&v.preview_image_url);
+            }
+            MessageBody::Audio(a) => a.original_content_url = https_of(&a.original_content_url),
+            MessageBody::Imagemap(i) => i.base_url = https_of(&i.base_url),
+            MessageBody::Template(t) => match &mut t.template {
+                TemplateKind::Buttons {
+                    thumbnail_image_url: Some(u),
+                    ..
+                } => *u = https_of(u),
+                TemplateKind::Carousel { columns } => {
+                    for c in columns {
+                        if let Some(u) = &mut c.thumbnail_image_url {
+                            *u = https_of(u);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            MessageBody::Text(_)
+            | MessageBody::Sticker(_)
+            | MessageBody::Location(_)
+            | MessageBody::Flex(_) => {}
+        }
+        if let Some(q) = &mut m.quick_reply {
+            for item in &mut q.items {
+                if let Some(u) = &mut item.image_url {
+                    *u = https_of(u);
+                }
+            }
+        }
+        if let Some(u) = m.sender.as_mut().and_then(|s| s.icon_url.as_mut()) {
+            *u = https_of(u);
+        }
+        m
+    }
+
     /// The message as LINE's JSON.
     /// A stored message object read back (a delivery's messages), checked
     /// against LINE's limits like a new one.
@@ -821,6 +870,22 @@ fn validate_template(t: &TemplateKind) -> Result<(), ValidationError> {
     }
 }
 
+/// [`validate_messages`] for a platform that also fetches `http://` media: the LINE
+/// simulator behind Hiroba's http demo. Media URLs are checked as if they were https
+/// ([`Message::with_https_media`]); everything else exactly as LINE checks it.
+pub fn validate_messages_allowing_http_media(messages: &[Message]) -> Result<(), ValidationError> {
+    let upgraded: Vec<Message> = messages.iter().map(Message::with_https_media).collect();
+    validate_messages(&upgraded)
+}
+
+/// `https://` for an `http://` URL, anything else unchanged.
+fn https_of(url: &str) -> String {
+    match url.strip_prefix("http://") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Checks a whole send: 1 to 5 messages, each within LINE's limits.
 pub fn validate_messages(messages: &[Message]) -> Result<(), ValidationError> {
     if messages.is_empty() || messages.len() > MAX_MESSAGES {
@@ -964,5 +1029,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.path.as_deref(), Some("previewImageUrl"));
         assert!(e.ja.contains("2000文字以内"), "{}", e.ja);
+
+        // The simulator of an http demo: http media pass, other rules still apply.
+        let http = Message::image("http://demo.local/o.jpg", "http://demo.local/p.jpg");
+        assert!(validate_messages(std::slice::from_ref(&http)).is_err());
+        assert!(validate_messages_allowing_http_media(std::slice::from_ref(&http)).is_ok());
+        assert_eq!(
+            http.to_json()["originalContentUrl"],
+            "http://demo.local/o.jpg",
+            "the message itself is unchanged"
+        );
+        let ftp = Message::image("ftp://demo.local/o.jpg", "http://demo.local/p.jpg");
+        assert!(validate_messages_allowing_http_media(&[ftp]).is_err());
+        let map = Message::imagemap(
+            "http://demo.local/media/t",
+            "地図",
+            base,
+            vec![ImagemapAction::Message {
+                text: "予約".into(),
+                area: area(0, 0, 1041, 10),
+                label: None,
+            }],
+        );
+        let e = validate_messages_allowing_http_media(&[map]).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("actions[0].area"));
     }
 }

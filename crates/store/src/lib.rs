@@ -14,6 +14,7 @@ mod connect;
 pub mod deliveries;
 pub mod facilities;
 pub mod line;
+pub mod media;
 pub mod outbox;
 pub mod reports;
 pub mod reservations;

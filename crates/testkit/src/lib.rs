@@ -44,9 +44,17 @@ pub async fn spawn_all() -> Vec<TestApp> {
     apps
 }
 
-/// Seeds the demo data and serves on 127.0.0.1:0.
-pub async fn spawn_app(test_db: TestDb, config: WebConfig) -> TestApp {
+/// Seeds the demo data and serves on 127.0.0.1:0. Without a `public_url`
+/// the server's own address is used (links in mail, message image URLs).
+pub async fn spawn_app(test_db: TestDb, mut config: WebConfig) -> TestApp {
     hiroba::demo::seed(&test_db.db).await.expect("demo seed");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    if config.public_url.is_empty() {
+        config.public_url = format!("http://{addr}");
+    }
     let state = AppState::new(
         test_db.db.clone(),
         config,
@@ -55,10 +63,6 @@ pub async fn spawn_app(test_db: TestDb, config: WebConfig) -> TestApp {
     .await
     .expect("app state");
     let app = hiroba_web::app(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(hiroba::server::serve(listener, app, None, async {
         let _ = stopped.await;
@@ -220,6 +224,34 @@ impl Session {
         let mut all = vec![("_csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
+    }
+
+    /// Posts a `multipart/form-data` form with this session's CSRF token
+    /// first, as the browser sends a file-upload form; `files` are
+    /// (field, file name, content type, bytes).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, Vec<u8>)],
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new().text("_csrf", self.csrf.clone());
+        for (k, v) in fields {
+            form = form.text((*k).to_owned(), (*v).to_owned());
+        }
+        for (field, name, kind, bytes) in files {
+            let part = reqwest::multipart::Part::bytes(bytes.clone())
+                .file_name((*name).to_owned())
+                .mime_str(kind)
+                .unwrap();
+            form = form.part((*field).to_owned(), part);
+        }
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Posts exactly these fields (no CSRF token added).

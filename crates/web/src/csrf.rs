@@ -101,7 +101,15 @@ pub async fn verify(State(state): State<AppState>, req: Request, next: Next) -> 
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, crate::BODY_LIMIT).await else {
+    // Staff file uploads may be larger; each route still applies its own limit.
+    let limit = if multipart_boundary(&parts.headers).is_some()
+        && parts.uri.path().starts_with("/admin/")
+    {
+        crate::UPLOAD_BODY_LIMIT
+    } else {
+        crate::BODY_LIMIT
+    };
+    let Ok(bytes) = to_bytes(body, limit).await else {
         return AppError::BadRequest("送信された内容が大きすぎます。".into()).into_response();
     };
     let mut presented = parts

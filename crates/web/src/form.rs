@@ -11,6 +11,11 @@ use crate::error::AppError;
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
+    /// A form from its pairs (multipart text fields, tests).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        FormData(pairs)
+    }
+
     /// The first value of a field, or "" when absent.
     pub fn get(&self, name: &str) -> &str {
         self.0

@@ -9,11 +9,13 @@ mod assets;
 mod auth;
 mod availability;
 pub mod booking;
+pub mod composer;
 mod csrf;
 mod error;
 mod form;
 mod line_ingest;
 pub mod line_webhook;
+pub mod media;
 mod public;
 mod resident;
 pub mod routes;
@@ -35,6 +37,10 @@ pub use error::AppError;
 
 /// Large enough for a facility photo (3 MB) and CSV imports.
 pub(crate) const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// A staff form carrying an image for a LINE message (10 MB) and the rest of
+/// the composer's fields; only on the routes declared with
+/// [`routes::AdminRoutes::post_upload`].
+pub(crate) const UPLOAD_BODY_LIMIT: usize = media::MAX_UPLOAD_BYTES + 1024 * 1024;
 pub use security::ClientIp;
 
 /// Settings of the web layer, filled from the binary's configuration.
@@ -128,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .merge(resident::router())
         .merge(booking::router())
         .merge(line_webhook::router())
+        .merge(media::router())
         .nest("/admin", admin)
         .fallback(public::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))

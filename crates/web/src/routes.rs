@@ -3,6 +3,7 @@
 //! catalogue to prove every route refuses a staff member without its permission.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
@@ -81,6 +82,16 @@ impl AdminRoutes {
         T: 'static,
     {
         self.add(Method::POST, path, access, post(handler))
+    }
+
+    /// A POST that carries an image upload (up to [`crate::UPLOAD_BODY_LIMIT`]).
+    pub fn post_upload<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = post(handler).layer(DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT));
+        self.add(Method::POST, path, access, route)
     }
 
     pub fn specs(&self) -> &[RouteSpec] {

@@ -55,6 +55,9 @@ font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none';
 
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
+    // Message images are fetched by LINE and shown by other sites (the LINE
+    // simulator's chat view), so they may be embedded cross-origin.
+    let is_media = req.uri().path().starts_with("/media/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -82,7 +85,11 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     );
     h.insert(
         "cross-origin-resource-policy",
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static(if is_media {
+            "cross-origin"
+        } else {
+            "same-origin"
+        }),
     );
     if state.config().https {
         h.insert(

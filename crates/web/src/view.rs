@@ -52,12 +52,23 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 13] = [
 pub const LINE_HOME: &str = "/admin/line";
 
 /// The LINE section's own navigation, shown on its pages.
-const LINE_NAV: [(&str, &str, Permission); 4] = [
+const LINE_NAV: [(&str, &str, Permission); 7] = [
     (
         "/admin/line/friends",
         "友だち",
         Permission::MessagingCompose,
     ),
+    (
+        "/admin/line/segments",
+        "セグメント",
+        Permission::MessagingCompose,
+    ),
+    (
+        "/admin/line/compose",
+        "メッセージ作成",
+        Permission::MessagingCompose,
+    ),
+    ("/admin/line/attributes", "属性", Permission::Forms),
     (
         "/admin/line/talk",
         "トークログ",

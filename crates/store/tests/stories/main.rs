@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod line;
+mod media;
 mod reports;
 mod reservations;
 mod residents_admin;

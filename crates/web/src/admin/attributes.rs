@@ -372,14 +372,12 @@ pub async fn update(
             attributes::set_retired(&mut tx, &key, retire)
                 .await
                 .map(|()| {
-                    format!(
-                        "{}",
-                        if retire {
-                            "使用を停止"
-                        } else {
-                            "使用を再開"
-                        }
-                    )
+                    if retire {
+                        "使用を停止"
+                    } else {
+                        "使用を再開"
+                    }
+                    .to_owned()
                 })
         }
         None if action == "add_option" => match OptionLabel::parse(form.get("new_option")) {

@@ -9,6 +9,7 @@ mod friend_attributes;
 mod holidays;
 mod home;
 mod line_channels;
+mod line_compose;
 mod line_friends;
 mod line_talk;
 mod login;
@@ -353,6 +354,11 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/line/segments/{id}", compose, segments::edit_form)
         .post("/line/segments/{id}", compose, segments::update)
         .post("/line/segments/{id}/delete", compose, segments::delete)
+        // メッセージの作成・プレビューとテスト送信 (issue 6; M07, M12).
+        .get("/line/compose", compose, line_compose::form)
+        .post_upload("/line/compose", compose, line_compose::submit)
+        .post("/line/compose/preview", compose, line_compose::preview)
+        .post_upload("/line/compose/test-push", send, line_compose::test_push)
         .get("/line/talk", compose, line_talk::search)
         .get("/line/talk.csv", compose, line_talk::export)
         .get("/line/api-log", logs, line_talk::api_log)
