@@ -336,6 +336,8 @@ pub fn spawn(db: Db, secrets: SecretBox, config: WorkerConfig) -> tokio::task::J
         let mut clients = ChannelClients::with_policy(config.call_timeout, config.call_retries);
         let mut tick = tokio::time::interval(config.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // LINE's statistics change slowly: fetched at most once an hour.
+        let mut insights_due = tokio::time::Instant::now();
         loop {
             tick.tick().await;
             if let Err(e) = clients.refresh(&db, &secrets).await {
@@ -349,6 +351,72 @@ pub fn spawn(db: Db, secrets: SecretBox, config: WorkerConfig) -> tokio::task::J
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "delivery round failed; will retry"),
             }
+            if tokio::time::Instant::now() >= insights_due {
+                insights_due = tokio::time::Instant::now() + Duration::from_secs(3600);
+                if let Err(e) = fetch_insights(&db, &clients, Utc::now()).await {
+                    tracing::warn!(error = %e, "LINE statistics not fetched; will retry");
+                }
+            }
         }
     })
+}
+
+/// Fetches LINE's open and click figures for the production deliveries of the
+/// last two weeks (M15): per delivery, the aggregation unit its multicasts
+/// carried. Counts LINE hides (below its threshold) stay empty.
+pub async fn fetch_insights(
+    db: &Db,
+    clients: &ChannelClients,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let Some(client) = clients.get(hiroba_store::line::Channel::Production) else {
+        return Ok(0);
+    };
+    let due = deliveries::needing_insight(
+        db,
+        now - chrono::Duration::days(14),
+        now - chrono::Duration::hours(1),
+        now - chrono::Duration::hours(6),
+    )
+    .await?;
+    let today = now.with_timezone(&JST).date_naive();
+    let mut fetched = 0;
+    for (delivery_id, first_at) in due {
+        let from = first_at.with_timezone(&JST).date_naive();
+        let to = today.min(from + chrono::Duration::days(29));
+        let started = Instant::now();
+        let result = client
+            .insight_aggregation_unit(
+                &aggregation_unit(delivery_id),
+                &from.format("%Y%m%d").to_string(),
+                &to.format("%Y%m%d").to_string(),
+            )
+            .await;
+        line_api::log_call(
+            db,
+            hiroba_store::line::Channel::Production,
+            "GET /v2/bot/insight/message/event/aggregation",
+            &format!("配信#{delivery_id} の統計"),
+            &result,
+            started,
+        )
+        .await;
+        if let Ok(res) = result {
+            let o = res.data.overview;
+            deliveries::save_insight(
+                db,
+                delivery_id,
+                &deliveries::Insight {
+                    delivered: o.delivered,
+                    unique_impressions: o.unique_impression,
+                    unique_clicks: o.unique_click,
+                    fetched_at: None,
+                },
+                now,
+            )
+            .await?;
+            fetched += 1;
+        }
+    }
+    Ok(fetched)
 }

@@ -465,7 +465,7 @@ pub async fn update(tx: &mut Tx, id: i64, draft: &DeliveryDraft, status: Status)
 /// time at or after `now`. `Ok(false)` when it was not waiting (already
 /// approved, cancelled ...) or the plan never fires again.
 pub async fn approve(tx: &mut Tx, id: i64, staff_id: i64, now: DateTime<Utc>) -> Result<bool> {
-    let delivery = get_tx(tx, id).await?;
+    let delivery = get_in(tx, id).await?;
     if !matches!(delivery.status, Status::Draft | Status::PendingApproval) {
         return Ok(false);
     }
@@ -536,7 +536,8 @@ pub async fn get(db: &Db, id: i64) -> Result<Delivery> {
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-async fn get_tx(tx: &mut Tx, id: i64) -> Result<Delivery> {
+/// A delivery read inside the caller's transaction.
+pub async fn get_in(tx: &mut Tx, id: i64) -> Result<Delivery> {
     let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
     let row: Option<DeliveryRow> =
         on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await)?;
@@ -741,7 +742,7 @@ async fn insert_run(
 /// A test send (M12): a run of the delivery's messages on the test channel to
 /// its testers (or every friend of the test channel), outside the statistics.
 pub async fn create_test_run(tx: &mut Tx, delivery_id: i64, now: DateTime<Utc>) -> Result<i64> {
-    let delivery = get_tx(tx, delivery_id).await?;
+    let delivery = get_in(tx, delivery_id).await?;
     insert_run(tx, &delivery, now, true, RunStatus::Scheduled)
         .await?
         .ok_or(StoreError::Duplicate("test run"))
@@ -1203,4 +1204,16 @@ pub async fn segment_in_use(db: &Db, segment_id: i64) -> Result<bool> {
     .fetch_one(pool)
     .await)?;
     Ok(n > 0)
+}
+
+/// Replaces a delivery's messages (its links rewritten at confirmation).
+pub async fn set_messages(tx: &mut Tx, id: i64, messages: &[serde_json::Value]) -> Result<()> {
+    let json = serde_json::Value::Array(messages.to_vec()).to_string();
+    on_tx!(tx, conn => sqlx::query("UPDATE deliveries SET messages = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&json)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }

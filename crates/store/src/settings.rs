@@ -81,3 +81,27 @@ pub async fn shared_secret(db: &Db, name: &str) -> Result<[u8; 32]> {
     let bytes = hex::decode(stored.trim()).map_err(|_| crate::StoreError::NotFound)?;
     bytes.try_into().map_err(|_| crate::StoreError::NotFound)
 }
+
+/// A yes/no setting shared by every instance (e.g. whether deliveries need a
+/// second staff member's approval); `false` until set.
+pub async fn flag(db: &Db, key: &str) -> Result<bool> {
+    let value: Option<String> = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT value FROM settings WHERE key = $1"
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(value.as_deref() == Some("1"))
+}
+
+pub async fn set_flag(tx: &mut Tx, key: &str, on: bool) -> Result<()> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    )
+    .bind(key)
+    .bind(if on { "1" } else { "0" })
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -15,6 +15,7 @@ mod error;
 mod form;
 mod line_ingest;
 pub mod line_webhook;
+mod links;
 pub mod media;
 mod public;
 mod resident;

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/static/{name}", get(assets::serve))
         .route("/photos/{id}", get(crate::admin::serve_photo))
+        .route("/r/{token}", get(crate::admin::follow_link))
         .route("/facilities/{id}", get(crate::availability::facility))
         .route(
             "/facilities/{id}/rooms/{room_id}",

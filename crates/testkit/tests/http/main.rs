@@ -18,6 +18,7 @@ mod change_http;
 mod composer_http;
 mod concurrency_http;
 mod counter_http;
+mod deliveries_http;
 mod line_admin_http;
 mod line_webhook_http;
 mod reports_http;

@@ -3,6 +3,8 @@
 
 mod attributes;
 mod audit;
+mod deliveries;
+mod delivery_stats;
 mod dev_mail;
 mod facilities;
 mod friend_attributes;
@@ -21,6 +23,7 @@ mod segments;
 mod settings;
 mod staff;
 
+pub(crate) use delivery_stats::follow_link;
 pub(crate) use facilities::serve_photo;
 
 use askama::Template;
@@ -359,6 +362,37 @@ fn routes(state: AppState) -> AdminRoutes {
         .post_upload("/line/compose", compose, line_compose::submit)
         .post("/line/compose/preview", compose, line_compose::preview)
         .post_upload("/line/compose/test-push", send, line_compose::test_push)
+        // 配信 (issue 6; M07, M12-M15).
+        .get("/line/deliveries", compose, deliveries::list)
+        .post(
+            "/line/deliveries/approval",
+            system,
+            deliveries::set_approval,
+        )
+        .get("/line/deliveries/new", compose, deliveries::new_form)
+        .post_upload("/line/deliveries/new", compose, deliveries::create)
+        .get(
+            "/line/deliveries/import",
+            compose,
+            delivery_stats::import_form,
+        )
+        .post_upload("/line/deliveries/import", compose, delivery_stats::import)
+        .get("/line/deliveries/{id}", compose, deliveries::detail)
+        .get("/line/deliveries/{id}/edit", compose, deliveries::edit_form)
+        .post_upload("/line/deliveries/{id}/edit", compose, deliveries::update)
+        .post("/line/deliveries/{id}/approve", send, deliveries::approve)
+        .post("/line/deliveries/{id}/cancel", send, deliveries::cancel)
+        .post("/line/deliveries/{id}/test", send, deliveries::test_send)
+        .get(
+            "/line/stats",
+            Staff(Some(Permission::Statistics)),
+            delivery_stats::stats,
+        )
+        .get(
+            "/line/stats.csv",
+            Staff(Some(Permission::Statistics)),
+            delivery_stats::stats_csv,
+        )
         .get("/line/talk", compose, line_talk::search)
         .get("/line/talk.csv", compose, line_talk::export)
         .get("/line/api-log", logs, line_talk::api_log)
