@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use hiroba_domain::datetime::JST;
 use hiroba_domain::segment::{Condition, FriendStatus, Predicate};
 use hiroba_line::client::{Error as LineError, is_retry_key};
@@ -17,6 +17,7 @@ use hiroba_line::request::MulticastRequest;
 use hiroba_store::deliveries::{self, Audience, Batch, NewBatch, Plan, Run};
 use hiroba_store::line;
 use hiroba_store::{Db, SecretBox, StoreError, segments};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::line_api::{self, ChannelClients};
 
@@ -149,14 +150,14 @@ pub async fn prepare_run(
 
 /// The messages of each delivery, read once per round.
 #[derive(Default)]
-struct Messages(HashMap<i64, (Arc<Vec<hiroba_line::Message>>, String)>);
+struct Messages(HashMap<i64, Arc<Vec<hiroba_line::Message>>>);
 
 impl Messages {
     async fn get(
         &mut self,
         db: &Db,
         delivery_id: i64,
-    ) -> Result<(Arc<Vec<hiroba_line::Message>>, String), StoreError> {
+    ) -> Result<Arc<Vec<hiroba_line::Message>>, StoreError> {
         if let Some(m) = self.0.get(&delivery_id) {
             return Ok(m.clone());
         }
@@ -175,7 +176,7 @@ impl Messages {
                 Vec::new()
             }
         };
-        let entry = (Arc::new(messages), delivery.draft.title);
+        let entry = Arc::new(messages);
         self.0.insert(delivery_id, entry.clone());
         Ok(entry)
     }
@@ -233,7 +234,161 @@ async fn send_batch(
     (outcome, result)
 }
 
-/// One round: plan, prepare, send what is claimable, close finished runs.
+/// A batch's call, done: what the writer records.
+struct Sent {
+    batch: Batch,
+    outcome: Outcome,
+    record: Option<hiroba_store::line::NewApiCall>,
+}
+
+async fn send_one(
+    client: Option<Arc<hiroba_line::Client>>,
+    batch: Batch,
+    msgs: Arc<Vec<hiroba_line::Message>>,
+) -> Sent {
+    let Some(client) = client else {
+        let outcome = Outcome::Retry("no LINE channel settings".into());
+        return Sent {
+            batch,
+            outcome,
+            record: None,
+        };
+    };
+    let to = match batch.user_ids() {
+        Ok(to) => to,
+        Err(e) => {
+            let outcome = Outcome::Failed(e.to_string());
+            return Sent {
+                batch,
+                outcome,
+                record: None,
+            };
+        }
+    };
+    if msgs.is_empty() {
+        let why = "配信するメッセージがありません（保存された内容を読めません）";
+        let outcome = Outcome::Failed(why.into());
+        return Sent {
+            batch,
+            outcome,
+            record: None,
+        };
+    }
+    let started = Instant::now();
+    let (outcome, result) = send_batch(&client, &batch, to, &msgs).await;
+    let record = line_api::call_record(
+        "POST /v2/bot/message/multicast",
+        &format!("配信#{} バッチ{}", batch.delivery_id, batch.seq),
+        &result,
+        started,
+    );
+    Sent {
+        batch,
+        outcome,
+        record: Some(record),
+    }
+}
+
+/// Records finished calls together: one transaction marks the accepted
+/// batches sent and adds the call log; failures wait
+/// for a retry (same key) or fail for good.
+async fn record(db: &Db, done: &mut Vec<Sent>, round: &mut Round) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    for s in done.iter() {
+        if let Some(record) = &s.record {
+            line::log_api_call_in(&mut tx, s.batch.channel, record).await?;
+        }
+        if let Outcome::Sent(request_id) = &s.outcome {
+            deliveries::mark_batch_sent(&mut tx, s.batch.id, request_id, now).await?;
+            round.batches_sent += 1;
+        }
+    }
+    tx.commit().await?;
+    for s in done.drain(..) {
+        match s.outcome {
+            Outcome::Sent(_) => {}
+            Outcome::Failed(error) => {
+                deliveries::mark_batch_failed(db, s.batch.id, &error, true, now).await?;
+                round.batches_failed += 1;
+            }
+            Outcome::Retry(error) => {
+                let expired = s
+                    .batch
+                    .first_sent_at
+                    .is_some_and(|first| now - first > key_lifetime());
+                let wait =
+                    chrono::Duration::seconds((5_i64 << s.batch.attempts.clamp(0, 8)).min(600));
+                deliveries::mark_batch_failed(db, s.batch.id, &error, expired, now + wait).await?;
+                if expired {
+                    round.batches_failed += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends every claimable batch: calls run as tasks (`concurrency` at once;
+/// the client's limiter keeps LINE's rate) while finished ones are recorded,
+/// so neither waits for the other. Batches of runs still being prepared are
+/// sent as they appear; the loop ends when nothing is left and no
+/// preparation is running.
+async fn send_all(
+    db: &Db,
+    clients: &ChannelClients,
+    config: &WorkerConfig,
+    preparing: &AtomicBool,
+    round: &mut Round,
+) -> Result<(), StoreError> {
+    let (results, mut finished) = mpsc::channel::<Sent>(config.concurrency.max(1) * 8);
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let producer = async {
+        let mut messages = Messages::default();
+        let limit = i64::try_from(config.concurrency * 4).unwrap_or(32);
+        loop {
+            let batches = deliveries::claim_batches(db, Utc::now(), config.lease, limit).await?;
+            if batches.is_empty() {
+                if preparing.load(Ordering::Acquire) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                break;
+            }
+            for batch in batches {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
+                let msgs = messages.get(db, batch.delivery_id).await?;
+                let client = clients.get(batch.channel);
+                let results = results.clone();
+                tokio::spawn(async move {
+                    let sent = send_one(client, batch, msgs).await;
+                    let _ = results.send(sent).await;
+                    drop(slot);
+                });
+            }
+        }
+        drop(results);
+        Ok::<(), StoreError>(())
+    };
+    let consumer = async {
+        let mut done = Vec::new();
+        let mut outcome = Ok(());
+        while finished.recv_many(&mut done, 64).await > 0 {
+            if outcome.is_ok() {
+                outcome = record(db, &mut done, round).await;
+            }
+            done.clear();
+        }
+        outcome
+    };
+    let (produced, consumed) = tokio::join!(producer, consumer);
+    produced.and(consumed)
+}
+
+/// One round: plan; prepare runs while their batches are already being sent;
+/// close finished runs.
 pub async fn run_once(
     db: &Db,
     clients: &ChannelClients,
@@ -244,88 +399,29 @@ pub async fn run_once(
         planned: deliveries::plan_due(db, now).await?,
         ..Round::default()
     };
-    while let Some(run) = deliveries::claim_run_to_prepare(db, now, config.lease).await? {
-        prepare_run(db, &run, config.lease, now).await?;
-        round.prepared += 1;
-    }
-    let mut messages = Messages::default();
-    loop {
-        let limit = i64::try_from(config.concurrency * 4).unwrap_or(32);
-        let batches = deliveries::claim_batches(db, Utc::now(), config.lease, limit).await?;
-        if batches.is_empty() {
-            break;
-        }
-        let mut jobs = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let (msgs, title) = messages.get(db, batch.delivery_id).await?;
-            jobs.push((batch, msgs, title));
-        }
-        let results: Vec<_> = futures_util::stream::iter(jobs)
-            .map(|(batch, msgs, title)| async move {
-                let Some(client) = clients.get(batch.channel) else {
-                    return (
-                        batch,
-                        title,
-                        Outcome::Retry("no LINE channel settings".into()),
-                        None,
-                    );
-                };
-                let to = match batch.user_ids() {
-                    Ok(to) => to,
-                    Err(e) => return (batch, title, Outcome::Failed(e.to_string()), None),
-                };
-                if msgs.is_empty() {
-                    let why = "配信するメッセージがありません（保存された内容を読めません）";
-                    return (batch, title, Outcome::Failed(why.into()), None);
-                }
-                let started = Instant::now();
-                let (outcome, result) = send_batch(&client, &batch, to, &msgs).await;
-                let record = line_api::call_record(
-                    "POST /v2/bot/message/multicast",
-                    &format!("配信#{} バッチ{}", batch.delivery_id, batch.seq),
-                    &result,
-                    started,
-                );
-                (batch, title, outcome, Some(record))
-            })
-            .buffer_unordered(config.concurrency.max(1))
-            .collect()
-            .await;
-        for (batch, title, outcome, record) in results {
-            if let Some(record) = record
-                && let Err(e) = line::log_api_call(db, batch.channel, &record).await
-            {
-                tracing::error!(error = %e, "LINE API call not logged");
+    let preparing = AtomicBool::new(true);
+    let prepare = async {
+        let mut prepared = 0;
+        let outcome = async {
+            while let Some(run) = deliveries::claim_run_to_prepare(db, now, config.lease).await? {
+                prepare_run(db, &run, config.lease, now).await?;
+                prepared += 1;
             }
-            let now = Utc::now();
-            match outcome {
-                Outcome::Sent(request_id) => {
-                    let mut tx = db.begin().await?;
-                    deliveries::mark_batch_sent(&mut tx, batch.id, &request_id, now).await?;
-                    let to = batch.user_ids()?;
-                    line::append_delivery_talk(&mut tx, batch.channel, &to, &title, now).await?;
-                    tx.commit().await?;
-                    round.batches_sent += 1;
-                }
-                Outcome::Failed(error) => {
-                    deliveries::mark_batch_failed(db, batch.id, &error, true, now).await?;
-                    round.batches_failed += 1;
-                }
-                Outcome::Retry(error) => {
-                    let expired = batch
-                        .first_sent_at
-                        .is_some_and(|first| now - first > key_lifetime());
-                    let wait =
-                        chrono::Duration::seconds((5_i64 << batch.attempts.clamp(0, 8)).min(600));
-                    deliveries::mark_batch_failed(db, batch.id, &error, expired, now + wait)
-                        .await?;
-                    if expired {
-                        round.batches_failed += 1;
-                    }
-                }
-            }
+            Ok::<(), StoreError>(())
         }
-    }
+        .await;
+        preparing.store(false, Ordering::Release);
+        outcome.map(|()| prepared)
+    };
+    let mut sending = Round::default();
+    let (prepared, sent) = tokio::join!(
+        prepare,
+        send_all(db, clients, config, &preparing, &mut sending)
+    );
+    round.prepared = prepared?;
+    sent?;
+    round.batches_sent = sending.batches_sent;
+    round.batches_failed = sending.batches_failed;
     round.runs_done = deliveries::complete_runs(db, Utc::now()).await?;
     Ok(round)
 }

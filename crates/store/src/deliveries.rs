@@ -884,8 +884,9 @@ impl Batch {
     }
 }
 
-/// Claims up to `limit` unsent batches of runs that are sending, oldest
-/// first, for `lease`. Each claim counts an attempt.
+/// Claims up to `limit` unsent batches of runs that are sending (or still
+/// being prepared: their first batches go out meanwhile), oldest first, for
+/// `lease`. Each claim counts an attempt.
 pub async fn claim_batches(
     db: &Db,
     now: DateTime<Utc>,
@@ -899,7 +900,8 @@ pub async fn claim_batches(
         "UPDATE delivery_batches SET locked_until = $2, attempts = attempts + 1, \
          first_sent_at = COALESCE(first_sent_at, $1) \
          WHERE id IN (SELECT b.id FROM delivery_batches b JOIN delivery_runs r ON r.id = b.run_id \
-                      WHERE {READY_B} AND r.status = 'sending' ORDER BY b.id LIMIT $3) \
+                      WHERE {READY_B} AND r.status IN ('preparing', 'sending') \
+                      ORDER BY b.id LIMIT $3) \
          AND {READY} RETURNING id"
     );
     let ids: Vec<i64> = on_pool!(db, pool => sqlx::query_scalar(&sql)

@@ -608,6 +608,38 @@ async fn count_day(tx: &mut Tx, channel: Channel, at: DateTime<Utc>, what: DayCo
     Ok(())
 }
 
+/// Registers many friends at once (followers who were friends before Hiroba:
+/// LINE's followers list, or a benchmark), in the caller's transaction; ones
+/// already known are left as they are. Not counted as follows of the day.
+pub async fn insert_friends_bulk(
+    tx: &mut Tx,
+    channel: Channel,
+    user_ids: &[String],
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    const ROWS: usize = 500;
+    let at = micros(at);
+    let mut inserted = 0;
+    for chunk in user_ids.chunks(ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, 'friend', $2)", i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO line_friends (channel, user_id, status, followed_at) VALUES {} \
+             ON CONFLICT (channel, user_id) DO NOTHING",
+            values.join(", ")
+        );
+        inserted += on_tx!(&mut *tx, conn => {
+            let mut q = sqlx::query(&sql).bind(channel.as_str()).bind(at);
+            for user in chunk {
+                q = q.bind(user);
+            }
+            q.execute(conn).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(inserted)
+}
+
 /// Friends of a channel, the latest follow first (small channels, tests).
 pub async fn list_friends(db: &Db, channel: Channel) -> Result<Vec<Friend>> {
     search_friends(db, channel, &FriendFilter::default(), i64::MAX, 0).await
@@ -751,38 +783,6 @@ pub async fn append_talk(tx: &mut Tx, talk: &NewTalk<'_>) -> Result<i64> {
     .fetch_one(conn)
     .await)?;
     Ok(id)
-}
-
-/// Records a delivery's message in the talk log of each recipient (M22): one
-/// line per friend with the delivery's title, in the caller's transaction
-/// (the batch is marked sent in the same one).
-pub async fn append_delivery_talk(
-    tx: &mut Tx,
-    channel: Channel,
-    user_ids: &[String],
-    title: &str,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    const ROWS: usize = 100;
-    let at = micros(at);
-    let text = format!("配信: {title}");
-    for chunk in user_ids.chunks(ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("($1, ${}, 'out', 'delivery', $2, '', $3)", i + 4))
-            .collect();
-        let sql = format!(
-            "INSERT INTO line_talk_log (channel, user_id, direction, kind, text, raw, at) VALUES {}",
-            values.join(", ")
-        );
-        on_tx!(&mut *tx, conn => {
-            let mut q = sqlx::query(&sql).bind(channel.as_str()).bind(&text).bind(at);
-            for user in chunk {
-                q = q.bind(user);
-            }
-            q.execute(conn).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
 }
 
 /// A friend's talk log, oldest first (the chat view).
@@ -1012,6 +1012,32 @@ pub async fn log_api_call(db: &Db, channel: Channel, call: &NewApiCall) -> Resul
     .fetch_one(pool)
     .await)?;
     Ok(id)
+}
+
+/// Records a call inside the caller's transaction (the delivery worker
+/// records a batch's call with the batch's outcome).
+pub async fn log_api_call_in(tx: &mut Tx, channel: Channel, call: &NewApiCall) -> Result<()> {
+    let error: String = call.error.chars().take(500).collect();
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO line_api_calls (channel, endpoint, purpose, status, request_id, \
+         accepted_request_id, retry_key, attempts, error, duration_ms, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )
+    .bind(channel.as_str())
+    .bind(&call.endpoint)
+    .bind(&call.purpose)
+    .bind(call.status.map(i64::from))
+    .bind(&call.request_id)
+    .bind(&call.accepted_request_id)
+    .bind(&call.retry_key)
+    .bind(i64::from(call.attempts))
+    .bind(&error)
+    .bind(call.duration_ms)
+    .bind(micros(Utc::now()))
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// The latest calls, newest first (the API log page).
