@@ -209,6 +209,14 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics: after a bulk load (a CSV import of
+    /// friends, a benchmark's seed) rather than waiting for autovacuum, so
+    /// paging by key does not fall back to scanning the table.
+    pub async fn analyze(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("ANALYZE").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }

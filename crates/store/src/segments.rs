@@ -505,10 +505,12 @@ pub async fn page_after(
 ) -> Result<Vec<Recipient>> {
     let catalog = attributes::load(db).await?;
     let compiled = compile(&catalog, condition, on, 4);
+    // `f.id > $2` repeats the cursor for the other side of the join: without
+    // it PostgreSQL merge-joins from the first friend on every page.
     let sql = format!(
         "SELECT fa.friend_id, f.user_id FROM friend_answers fa \
          JOIN line_friends f ON f.id = fa.friend_id \
-         WHERE fa.channel = $1 AND fa.friend_id > $2 AND {} \
+         WHERE fa.channel = $1 AND fa.friend_id > $2 AND f.id > $2 AND {} \
          ORDER BY fa.friend_id LIMIT $3",
         compiled.sql
     );
