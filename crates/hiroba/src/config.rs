@@ -37,6 +37,7 @@ struct RawConfig {
     trusted_proxies: Option<Vec<String>>,
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
+    line_narrowcast_from: Option<i64>,
     access_log_dir: Option<String>,
     access_log_retention_days: Option<usize>,
     public_url: Option<String>,
@@ -68,6 +69,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// A delivery run with at least this many recipients goes out as one
+    /// narrowcast to an uploaded audience instead of multicasts (0: never).
+    pub line_narrowcast_from: i64,
     pub access_log_dir: PathBuf,
     pub access_log_retention_days: usize,
     /// The address residents use, for links in mail.
@@ -204,6 +208,13 @@ impl Config {
         if !(5..=24 * 60).contains(&idle) {
             return Err(err("session_idle_minutes", "5〜1440 の分数にしてください"));
         }
+        let narrowcast_from = raw.line_narrowcast_from.unwrap_or(100_000);
+        if narrowcast_from != 0 && !(1_000..=100_000_000).contains(&narrowcast_from) {
+            return Err(err(
+                "line_narrowcast_from",
+                "0（使わない）か 1000 以上の人数にしてください",
+            ));
+        }
         let absolute = raw.session_absolute_hours.unwrap_or(12);
         if !(1..=72).contains(&absolute) {
             return Err(err(
@@ -282,6 +293,7 @@ impl Config {
             trusted_proxies,
             session_idle_minutes: idle,
             session_absolute_hours: absolute,
+            line_narrowcast_from: narrowcast_from,
             access_log_retention_days: retention,
         })
     }
@@ -409,6 +421,9 @@ fn apply_env(raw: &mut RawConfig, get: impl Fn(&str) -> Option<String>) -> Resul
     }
     if let Some(v) = get("HIROBA_SESSION_IDLE_MINUTES") {
         raw.session_idle_minutes = Some(parse_num("HIROBA_SESSION_IDLE_MINUTES", v)?);
+    }
+    if let Some(v) = get("HIROBA_LINE_NARROWCAST_FROM") {
+        raw.line_narrowcast_from = Some(parse_num("HIROBA_LINE_NARROWCAST_FROM", v)?);
     }
     if let Some(v) = get("HIROBA_SESSION_ABSOLUTE_HOURS") {
         raw.session_absolute_hours = Some(parse_num("HIROBA_SESSION_ABSOLUTE_HOURS", v)?);

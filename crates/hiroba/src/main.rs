@@ -574,7 +574,11 @@ async fn serve(
     let deliveries = hiroba_jobs::deliveries::spawn(
         db.clone(),
         secrets,
-        hiroba_jobs::deliveries::WorkerConfig::default(),
+        hiroba_jobs::deliveries::WorkerConfig {
+            narrowcast_from: (config.line_narrowcast_from > 0)
+                .then_some(config.line_narrowcast_from),
+            ..hiroba_jobs::deliveries::WorkerConfig::default()
+        },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

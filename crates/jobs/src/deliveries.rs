@@ -46,6 +46,11 @@ pub struct WorkerConfig {
     /// the batch waits for a later round.
     pub call_timeout: Duration,
     pub call_retries: u32,
+    /// A run with at least this many recipients goes out as one narrowcast
+    /// to an audience uploaded by file; `None`: always multicast.
+    pub narrowcast_from: Option<i64>,
+    /// How often a narrowcast's audience and progress are looked at.
+    pub narrowcast_poll: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -56,6 +61,8 @@ impl Default for WorkerConfig {
             lease: chrono::Duration::minutes(2),
             call_timeout: Duration::from_secs(20),
             call_retries: 3,
+            narrowcast_from: Some(100_000),
+            narrowcast_poll: Duration::from_secs(10),
         }
     }
 }
@@ -68,6 +75,8 @@ pub struct Round {
     pub batches_sent: usize,
     pub batches_failed: usize,
     pub runs_done: u64,
+    /// Narrowcast runs looked at (uploaded, sent, or asked about).
+    pub narrowcasts: usize,
 }
 
 /// The condition a run's recipients must match on its date.
@@ -109,19 +118,34 @@ async fn recipients_condition(
     Ok(Condition::And(all))
 }
 
-/// Cuts a claimed run into batches, resuming after its cursor.
+/// Prepares a claimed run: a narrowcast when its recipients reach
+/// `config.narrowcast_from` (decided before the first batch is written, and
+/// kept once decided), otherwise batches for multicast, resuming after its
+/// cursor.
 pub async fn prepare_run(
     db: &Db,
+    clients: &ChannelClients,
     run: &Run,
-    lease: chrono::Duration,
+    config: &WorkerConfig,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let lease = config.lease;
     let delivery = deliveries::get(db, run.delivery_id).await?;
     let condition =
         recipients_condition(db, run, &delivery.draft.plan, delivery.draft.audience).await?;
     let on = run.scheduled_at.with_timezone(&JST).date_naive();
     let mut after = run.prepared_after;
     let mut seq = deliveries::next_seq(db, run.id).await?;
+    let narrowcast = run.is_narrowcast()
+        || match config.narrowcast_from {
+            Some(from) if !run.test && seq == 0 && after == 0 => {
+                segments::count(db, run.channel, &condition, on).await? >= from
+            }
+            _ => false,
+        };
+    if narrowcast {
+        return prepare_narrowcast(db, clients, run, &condition, on, config, now).await;
+    }
     loop {
         let page = segments::page_after(db, run.channel, &condition, on, after, PAGE).await?;
         let Some(last) = page.last().map(|r| r.friend_id) else {
@@ -146,6 +170,253 @@ pub async fn prepare_run(
         after = last;
     }
     deliveries::finish_preparing(db, run.id, now).await
+}
+
+/// Uploads a narrowcast run's recipients as an audience (one file) and
+/// stores its id with the retry key of the coming call; the run then waits
+/// in `sending` for [`advance_narrowcast`]. A crash after the upload and
+/// before the store leaves an unused audience at LINE, never a second copy.
+async fn prepare_narrowcast(
+    db: &Db,
+    clients: &ChannelClients,
+    run: &Run,
+    condition: &Condition,
+    on: chrono::NaiveDate,
+    config: &WorkerConfig,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut user_ids = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = segments::page_after(db, run.channel, condition, on, after, PAGE).await?;
+        let Some(last) = page.last().map(|r| r.friend_id) else {
+            break;
+        };
+        user_ids.extend(page.into_iter().map(|r| r.user_id));
+        after = last;
+    }
+    let count = i64::try_from(user_ids.len()).unwrap_or(i64::MAX);
+    if !deliveries::set_narrowcast(db, run.id, count, Utc::now() + config.lease).await? {
+        return Ok(());
+    }
+    if user_ids.is_empty() {
+        return deliveries::finish_preparing(db, run.id, now).await;
+    }
+    let Some(client) = clients.get(run.channel) else {
+        // Tried again when the lease runs out.
+        return Ok(());
+    };
+    let started = Instant::now();
+    let result = client
+        .create_audience_group_by_file(
+            &format!("hiroba d{} r{}", run.delivery_id, run.id),
+            None,
+            &user_ids,
+        )
+        .await;
+    line_api::log_call(
+        db,
+        run.channel,
+        "POST /v2/bot/audienceGroup/upload/byFile",
+        &format!("配信#{} の宛先（{count}人）", run.delivery_id),
+        &result,
+        started,
+    )
+    .await;
+    match result {
+        Ok(res) => {
+            let key = hiroba_line::client::new_retry_key();
+            deliveries::narrowcast_prepared(db, run.id, res.data.audience_group_id, &key).await?;
+        }
+        Err(e) => {
+            tracing::warn!(run = run.id, error = %e, "audience upload failed; will retry");
+        }
+    }
+    Ok(())
+}
+
+/// Takes one narrowcast run a step further: sends it once its audience is
+/// ready (with the stored retry key), then follows LINE's progress until it
+/// has finished. Returns whether a run was looked at.
+pub async fn advance_narrowcast(
+    db: &Db,
+    clients: &ChannelClients,
+    config: &WorkerConfig,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(run) = deliveries::claim_narrowcast(db, now, config.lease).await? else {
+        return Ok(false);
+    };
+    let poll = chrono::Duration::from_std(config.narrowcast_poll)
+        .unwrap_or_else(|_| chrono::Duration::seconds(10));
+    let later = now + poll;
+    let Some(client) = clients.get(run.channel) else {
+        deliveries::narrowcast_wait(db, run.id, later, "LINEの接続設定がありません").await?;
+        return Ok(true);
+    };
+    let purpose = format!("配信#{} 実行{}", run.delivery_id, run.id);
+    let Some(audience) = run.audience_group_id else {
+        return Ok(true);
+    };
+    if run.request_id.is_empty() {
+        let started = Instant::now();
+        let group = client.get_audience_group(audience).await;
+        line_api::log_call(
+            db,
+            run.channel,
+            "GET /v2/bot/audienceGroup/{id}",
+            &purpose,
+            &group,
+            started,
+        )
+        .await;
+        let status = match &group {
+            Ok(g) => g.data.audience_group.status.clone().unwrap_or_default(),
+            Err(e) => {
+                deliveries::narrowcast_wait(db, run.id, later, &e.to_string()).await?;
+                return Ok(true);
+            }
+        };
+        match status.as_str() {
+            "READY" => {}
+            "FAILED" | "EXPIRED" | "INACTIVE" => {
+                let note =
+                    format!("宛先のオーディエンスが使えません（{status}）。送っていません。");
+                deliveries::narrowcast_finished(
+                    db,
+                    run.id,
+                    deliveries::RunStatus::Failed,
+                    0,
+                    run.recipients,
+                    &note,
+                    now,
+                )
+                .await?;
+                return Ok(true);
+            }
+            _ => {
+                deliveries::narrowcast_wait(db, run.id, later, "宛先をLINEが処理しています")
+                    .await?;
+                return Ok(true);
+            }
+        }
+        let mut messages = Messages::default();
+        let msgs = messages.get(db, run.delivery_id).await?;
+        if msgs.is_empty() {
+            let why = "配信するメッセージがありません（保存された内容を読めません）";
+            deliveries::narrowcast_finished(
+                db,
+                run.id,
+                deliveries::RunStatus::Failed,
+                0,
+                run.recipients,
+                why,
+                now,
+            )
+            .await?;
+            return Ok(true);
+        }
+        let request = hiroba_line::request::NarrowcastRequest::to_audience(audience, msgs.to_vec());
+        let started = Instant::now();
+        let result = client
+            .send_narrowcast_with_key(&request, &run.retry_key)
+            .await;
+        line_api::log_call(
+            db,
+            run.channel,
+            "POST /v2/bot/message/narrowcast",
+            &purpose,
+            &result,
+            started,
+        )
+        .await;
+        let accepted = match &result {
+            // After a 409 (accepted earlier under this key) the request id
+            // that progress and statistics know is the accepted one.
+            Ok(res) => Some(
+                res.meta
+                    .accepted_request_id
+                    .clone()
+                    .or(res.meta.request_id.clone())
+                    .unwrap_or_default(),
+            ),
+            Err(e) if e.status() == Some(409) => Some(
+                e.meta()
+                    .and_then(|m| m.accepted_request_id.clone().or(m.request_id.clone()))
+                    .unwrap_or_default(),
+            ),
+            Err(e) => match e.status() {
+                Some(status) if (400..500).contains(&status) && status != 429 => {
+                    deliveries::narrowcast_finished(
+                        db,
+                        run.id,
+                        deliveries::RunStatus::Failed,
+                        0,
+                        run.recipients,
+                        &e.to_string(),
+                        now,
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+                _ => None,
+            },
+        };
+        match accepted {
+            Some(request_id) => {
+                deliveries::narrowcast_accepted(db, run.id, &request_id).await?;
+                deliveries::narrowcast_wait(db, run.id, later, "LINEが配信しています").await?;
+            }
+            None => {
+                let why = result.err().map(|e| e.to_string()).unwrap_or_default();
+                deliveries::narrowcast_wait(db, run.id, later, &why).await?;
+            }
+        }
+        return Ok(true);
+    }
+    let started = Instant::now();
+    let progress = client.get_narrowcast_progress(&run.request_id).await;
+    line_api::log_call(
+        db,
+        run.channel,
+        "GET /v2/bot/message/progress/narrowcast",
+        &purpose,
+        &progress,
+        started,
+    )
+    .await;
+    match progress {
+        Ok(p) if p.data.phase == "succeeded" || p.data.phase == "failed" => {
+            let done = p.data.phase == "succeeded";
+            let note = if done {
+                String::new()
+            } else {
+                format!(
+                    "LINEでの配信に失敗しました（{}）",
+                    p.data.failed_description.clone().unwrap_or_default()
+                )
+            };
+            deliveries::narrowcast_finished(
+                db,
+                run.id,
+                if done {
+                    deliveries::RunStatus::Done
+                } else {
+                    deliveries::RunStatus::Failed
+                },
+                p.data.success_count.unwrap_or(0),
+                p.data.failure_count.unwrap_or(0),
+                &note,
+                now,
+            )
+            .await?;
+        }
+        Ok(_) => {
+            deliveries::narrowcast_wait(db, run.id, later, "LINEが配信しています").await?;
+        }
+        Err(e) => deliveries::narrowcast_wait(db, run.id, later, &e.to_string()).await?,
+    }
+    Ok(true)
 }
 
 /// The messages of each delivery, read once per round.
@@ -217,7 +488,13 @@ async fn send_batch(
         client.send_multicast(&request).await
     };
     let outcome = match &result {
-        Ok(res) => Outcome::Sent(res.meta.request_id.clone().unwrap_or_default()),
+        Ok(res) => Outcome::Sent(
+            res.meta
+                .accepted_request_id
+                .clone()
+                .or(res.meta.request_id.clone())
+                .unwrap_or_default(),
+        ),
         Err(e) => match e.status() {
             // Already accepted under this key: delivered once, by the earlier call.
             Some(409) => Outcome::Sent(
@@ -404,7 +681,7 @@ pub async fn run_once(
         let mut prepared = 0;
         let outcome = async {
             while let Some(run) = deliveries::claim_run_to_prepare(db, now, config.lease).await? {
-                prepare_run(db, &run, config.lease, now).await?;
+                prepare_run(db, clients, &run, config, now).await?;
                 prepared += 1;
             }
             Ok::<(), StoreError>(())
@@ -422,6 +699,9 @@ pub async fn run_once(
     sent?;
     round.batches_sent = sending.batches_sent;
     round.batches_failed = sending.batches_failed;
+    while advance_narrowcast(db, clients, config, Utc::now()).await? {
+        round.narrowcasts += 1;
+    }
     round.runs_done = deliveries::complete_runs(db, Utc::now()).await?;
     Ok(round)
 }
@@ -459,7 +739,8 @@ pub fn spawn(db: Db, secrets: SecretBox, config: WorkerConfig) -> tokio::task::J
 
 /// Fetches LINE's open and click figures for the production deliveries of the
 /// last two weeks (M15): per delivery, the aggregation unit its multicasts
-/// carried. Counts LINE hides (below its threshold) stay empty.
+/// carried plus the request id of each narrowcast. Counts LINE hides (below
+/// its threshold) stay empty.
 pub async fn fetch_insights(
     db: &Db,
     clients: &ChannelClients,
@@ -497,22 +778,47 @@ pub async fn fetch_insights(
             started,
         )
         .await;
-        if let Ok(res) = result {
-            let o = res.data.overview;
-            deliveries::save_insight(
+        let Ok(res) = result else {
+            continue;
+        };
+        let o = res.data.overview;
+        let mut insight = deliveries::Insight {
+            delivered: o.delivered,
+            unique_impressions: o.unique_impression,
+            unique_clicks: o.unique_click,
+            fetched_at: None,
+        };
+        // Narrowcasts carry no aggregation unit: LINE counts them by request id.
+        for request_id in deliveries::narrowcast_request_ids(db, delivery_id).await? {
+            let started = Instant::now();
+            let result = client.insight_message_event(&request_id).await;
+            line_api::log_call(
                 db,
-                delivery_id,
-                &deliveries::Insight {
-                    delivered: o.delivered,
-                    unique_impressions: o.unique_impression,
-                    unique_clicks: o.unique_click,
-                    fetched_at: None,
-                },
-                now,
+                hiroba_store::line::Channel::Production,
+                "GET /v2/bot/insight/message/event",
+                &format!("配信#{delivery_id} の統計"),
+                &result,
+                started,
             )
-            .await?;
-            fetched += 1;
+            .await;
+            if let Ok(res) = result {
+                let o = res.data.overview;
+                insight.delivered = add_counts(insight.delivered, o.delivered);
+                insight.unique_impressions =
+                    add_counts(insight.unique_impressions, o.unique_impression);
+                insight.unique_clicks = add_counts(insight.unique_clicks, o.unique_click);
+            }
         }
+        deliveries::save_insight(db, delivery_id, &insight, now).await?;
+        fetched += 1;
     }
     Ok(fetched)
+}
+
+/// Sums two of LINE's counts, either of which may be hidden (`None`).
+fn add_counts(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
 }

@@ -3,8 +3,9 @@
 //! friends once; a recurring delivery fires on its days (a controlled clock);
 //! a reminder fires on the right date once; a worker stopped in the middle of
 //! a 10,000-friend delivery with injected faults is replaced by another and
-//! every friend receives exactly one copy; a test send never reaches
-//! production friends.
+//! every friend receives exactly one copy; a large audience goes out as one
+//! narrowcast exactly once through a failed upload and a lost answer; a test
+//! send never reaches production friends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -67,6 +68,8 @@ fn config() -> WorkerConfig {
         lease: chrono::Duration::seconds(2),
         call_timeout: Duration::from_millis(800),
         call_retries: 2,
+        narrowcast_from: None,
+        narrowcast_poll: Duration::from_millis(100),
     }
 }
 
@@ -549,6 +552,98 @@ async fn a_test_send_never_reaches_production_friends() {
             store::get(db, id).await.unwrap().status,
             Status::PendingApproval
         );
+        w.production.shutdown();
+        w.test.shutdown();
+    }
+}
+
+#[tokio::test]
+async fn a_large_audience_goes_out_as_one_narrowcast_exactly_once_through_faults() {
+    for w in worlds().await {
+        let db = w.db();
+        let label = w.t.label();
+        let range = w.production.add_users(3_000);
+        let users = w.production.bulk_user_ids(range);
+        befriend(db, Channel::Production, &users).await;
+        // The first upload fails; the first narrowcast is processed but its
+        // answer is lost (the worker gives up on the call and tries again
+        // with the stored key on a later round).
+        w.production
+            .fail_next("POST /v2/bot/audienceGroup/upload/byFile", 1);
+        w.production
+            .timeout_next("POST /v2/bot/message/narrowcast", 1, Duration::from_secs(2));
+        let config = WorkerConfig {
+            narrowcast_from: Some(1_000),
+            narrowcast_poll: Duration::from_millis(100),
+            call_retries: 0,
+            ..config()
+        };
+        let id = schedule(
+            db,
+            &DeliveryDraft {
+                title: "町からの大事なお知らせ".into(),
+                channel: Channel::Production,
+                audience: Audience::All,
+                messages: text("断水のお知らせです。"),
+                plan: Plan::Now,
+                memo: String::new(),
+                source: "manual".into(),
+            },
+            Utc::now(),
+        )
+        .await;
+        let mut clients = ChannelClients::with_policy(config.call_timeout, config.call_retries);
+        clients.refresh(db, &w.secrets).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            deliveries::run_once(db, &clients, &config, Utc::now())
+                .await
+                .unwrap();
+            let runs = store::runs_of(db, id).await.unwrap();
+            if runs.iter().all(|r| r.status == RunStatus::Done) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{label}: not finished: {runs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let stats = w.production.delivery_stats();
+        assert_eq!(stats.exactly_once, 3_000, "{label}: {stats:?}");
+        assert_eq!(stats.more_than_once, 0, "{label}: {stats:?}");
+        assert_eq!(
+            w.production.requests_to("POST /v2/bot/message/multicast"),
+            0,
+            "{label}"
+        );
+        assert_eq!(
+            w.production.requests_to("POST /v2/bot/message/narrowcast"),
+            2,
+            "{label}: the lost answer was retried with the same key"
+        );
+        let run = &store::runs_of(db, id).await.unwrap()[0];
+        assert!(run.is_narrowcast(), "{label}");
+        assert!(!run.request_id.is_empty(), "{label}");
+        assert_eq!(
+            (run.recipients, run.succeeded, run.failed),
+            (3_000, 3_000, 0),
+            "{label}"
+        );
+        // Statistics by request id (M15), fetched once the hour has passed.
+        let fetched =
+            deliveries::fetch_insights(db, &clients, Utc::now() + chrono::Duration::hours(2))
+                .await
+                .unwrap();
+        assert_eq!(fetched, 1, "{label}");
+        let row = store::stats(
+            db,
+            Utc::now() - chrono::Duration::days(1),
+            Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(row[0].delivered, Some(3_000), "{label}: {row:?}");
         w.production.shutdown();
         w.test.shutdown();
     }

@@ -112,7 +112,11 @@ async fn answer_everything(db: &Db, postgres: bool) {
             "{column} = CASE WHEN {unanswered} THEN NULL ELSE {value} END"
         ));
     }
-    exec(db, &format!("UPDATE friend_answers SET {}", sets.join(", "))).await;
+    exec(
+        db,
+        &format!("UPDATE friend_answers SET {}", sets.join(", ")),
+    )
+    .await;
     // A third of the friends have one to three children born in the last
     // fifteen years (5,475 days before 2026-12-01).
     let parent = format!("{} % 3 = 0", mix(400));

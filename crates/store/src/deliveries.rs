@@ -520,7 +520,8 @@ pub async fn cancel(tx: &mut Tx, id: i64) -> Result<u64> {
     .await.map(|r| r.rows_affected()))?;
     let runs = on_tx!(&mut *tx, conn => sqlx::query(
         "UPDATE delivery_runs SET status = 'cancelled', finished_at = $2, locked_until = NULL \
-         WHERE delivery_id = $1 AND status IN ('scheduled', 'preparing', 'sending')"
+         WHERE delivery_id = $1 AND status IN ('scheduled', 'preparing', 'sending') \
+         AND request_id = ''"
     )
     .bind(id)
     .bind(now)
@@ -648,10 +649,25 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub note: String,
+    /// Narrowcast runs: the uploaded audience, the retry key of the call
+    /// (stored before it) and LINE's request id once accepted.
+    pub audience_group_id: Option<i64>,
+    pub retry_key: String,
+    pub request_id: String,
 }
 
+impl Run {
+    pub fn is_narrowcast(&self) -> bool {
+        self.method == METHOD_NARROWCAST
+    }
+}
+
+/// The run's `method` of a narrowcast to an uploaded audience.
+pub const METHOD_NARROWCAST: &str = "narrowcast";
+
 const RUN_COLUMNS: &str = "id, delivery_id, scheduled_at, test, channel, status, method, \
-     prepared_after, recipients, succeeded, failed, started_at, finished_at, note";
+     prepared_after, recipients, succeeded, failed, started_at, finished_at, note, \
+     audience_group_id, retry_key, request_id";
 
 /// Late runs older than this are skipped, not sent: "every Monday 9:00" must
 /// not arrive on Wednesday because the server was down.
@@ -981,13 +997,143 @@ pub async fn complete_runs(db: &Db, now: DateTime<Utc>) -> Result<u64> {
                       WHERE b.run_id = delivery_runs.id AND b.status = 'sent'), \
          failed = (SELECT COALESCE(SUM(size), 0) FROM delivery_batches b \
                    WHERE b.run_id = delivery_runs.id AND b.status = 'failed') \
-         WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM delivery_batches b \
+         WHERE status = 'sending' AND method = 'multicast' AND NOT EXISTS (SELECT 1 FROM delivery_batches b \
                WHERE b.run_id = delivery_runs.id AND b.status = 'pending')"
     )
     .bind(micros(now))
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))?)
+}
+
+// ---- Narrowcast runs ----------------------------------------------------------------
+
+/// Turns a run being prepared into a narrowcast of `recipients` friends.
+/// `Ok(false)`: no longer ours (cancelled, or another worker took over).
+pub async fn set_narrowcast(
+    db: &Db,
+    run_id: i64,
+    recipients: i64,
+    lease_until: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET method = 'narrowcast', recipients = $2, locked_until = $3 \
+         WHERE id = $1 AND status = 'preparing' AND audience_group_id IS NULL"
+    )
+    .bind(run_id)
+    .bind(recipients)
+    .bind(micros(lease_until))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The audience is uploaded: stores its id and the retry key the narrowcast
+/// will carry, and the run starts sending. `Ok(false)`: no longer ours.
+pub async fn narrowcast_prepared(
+    db: &Db,
+    run_id: i64,
+    audience_group_id: i64,
+    retry_key: &str,
+) -> Result<bool> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET audience_group_id = $2, retry_key = $3, status = 'sending', \
+         locked_until = NULL WHERE id = $1 AND status = 'preparing' AND method = 'narrowcast'"
+    )
+    .bind(run_id)
+    .bind(audience_group_id)
+    .bind(retry_key)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Claims a narrowcast run that is sending (its audience uploaded) for
+/// `lease`: to send it, or to ask LINE how far it has got.
+pub async fn claim_narrowcast(db: &Db, now: DateTime<Utc>, lease: Duration) -> Result<Option<Run>> {
+    const DUE: &str = "(status = 'sending' AND method = 'narrowcast' \
+         AND (locked_until IS NULL OR locked_until < $1))";
+    let sql = format!(
+        "UPDATE delivery_runs SET locked_until = $2 \
+         WHERE id = (SELECT id FROM delivery_runs WHERE {DUE} ORDER BY id LIMIT 1) \
+         AND {DUE} RETURNING {RUN_COLUMNS}"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql)
+        .bind(micros(now))
+        .bind(micros(now + lease))
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// LINE accepted the narrowcast (200, or 409 for the stored key).
+pub async fn narrowcast_accepted(db: &Db, run_id: i64, request_id: &str) -> Result<()> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET request_id = $2 WHERE id = $1 AND request_id = ''"
+    )
+    .bind(run_id)
+    .bind(request_id)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Looks at the run again after `at` (the audience is being processed, the
+/// narrowcast is under way, or a call failed), with a note for staff.
+pub async fn narrowcast_wait(db: &Db, run_id: i64, at: DateTime<Utc>, note: &str) -> Result<()> {
+    let note: String = note.chars().take(500).collect();
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET locked_until = $2, note = $3 \
+         WHERE id = $1 AND status = 'sending'"
+    )
+    .bind(run_id)
+    .bind(micros(at))
+    .bind(&note)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The narrowcast has finished (or failed for good): LINE's counts.
+pub async fn narrowcast_finished(
+    db: &Db,
+    run_id: i64,
+    status: RunStatus,
+    succeeded: i64,
+    failed: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE delivery_runs SET status = $2, succeeded = $3, failed = $4, note = $5, \
+         finished_at = $6, locked_until = NULL WHERE id = $1 AND status = 'sending'"
+    )
+    .bind(run_id)
+    .bind(status.as_str())
+    .bind(succeeded)
+    .bind(failed)
+    .bind(note)
+    .bind(micros(now))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The request ids of a delivery's production narrowcasts (statistics by
+/// request id, M15).
+pub async fn narrowcast_request_ids(db: &Db, delivery_id: i64) -> Result<Vec<String>> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT request_id FROM delivery_runs WHERE delivery_id = $1 AND test = $2 \
+         AND method = 'narrowcast' AND request_id <> '' ORDER BY id"
+    )
+    .bind(delivery_id)
+    .bind(false)
+    .fetch_all(pool)
+    .await)?)
 }
 
 /// Progress of a run while it is sent: batches and recipients by state.

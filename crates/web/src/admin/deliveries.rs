@@ -832,7 +832,32 @@ pub async fn detail(
     };
     let mut runs = Vec::new();
     for r in deliveries::runs_of(db, id).await? {
-        let p = deliveries::progress(db, r.id).await?;
+        let mut p = deliveries::progress(db, r.id).await?;
+        if r.is_narrowcast() {
+            // One narrowcast, no batches: LINE's counts once it has finished.
+            let finished = r.succeeded + r.failed;
+            p = deliveries::Progress {
+                recipients: r.recipients,
+                sent: r.succeeded,
+                failed: r.failed,
+                pending: if r.finished_at.is_some() {
+                    0
+                } else {
+                    r.recipients - finished
+                },
+                ..deliveries::Progress::default()
+            };
+        }
+        let note = if r.is_narrowcast() {
+            let how = "ナローキャスト（宛先をLINEに登録して一括配信）";
+            if r.note.is_empty() {
+                how.to_owned()
+            } else {
+                format!("{how}: {}", r.note)
+            }
+        } else {
+            r.note
+        };
         runs.push(RunRow {
             at: format_datetime(r.scheduled_at),
             status: r.status.label_ja(),
@@ -846,7 +871,7 @@ pub async fn detail(
             } else {
                 100
             },
-            note: r.note,
+            note,
         });
     }
     let may_send = me.staff.may(Permission::MessagingSend);
