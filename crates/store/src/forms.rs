@@ -592,3 +592,157 @@ pub async fn friend_responses(db: &Db, friend_id: i64) -> Result<BTreeMap<i64, i
     .await)?;
     Ok(rows.into_iter().collect())
 }
+
+/// The URL a LINE message links a form with: through LINE
+/// (`https://liff.line.me/{liffId}/forms/{id}`, which opens the LIFF app's
+/// endpoint `{public_url}/liff` plus `/forms/{id}`) when the channel has a
+/// LIFF app, else the page on the public address.
+pub fn form_link(liff_id: &str, public_url: &str, form_id: i64) -> String {
+    if liff_id.is_empty() {
+        format!("{}/liff/forms/{form_id}", public_url.trim_end_matches('/'))
+    } else {
+        format!("https://liff.line.me/{liff_id}/forms/{form_id}")
+    }
+}
+
+// ---- LIFF sessions -----------------------------------------------------------
+
+/// Opens a LIFF session for a friend whose ID token LINE verified; returns
+/// the token for the cookie (only its hash is stored). Expired sessions are
+/// removed on the way.
+pub async fn create_liff_session(db: &Db, friend_id: i64, ttl: chrono::Duration) -> Result<String> {
+    let token = crate::sessions::new_token()?;
+    let now = micros(Utc::now());
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => sqlx::query("DELETE FROM liff_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO liff_sessions (token_hash, friend_id, expires_at) VALUES ($1, $2, $3)"
+    )
+    .bind(crate::sessions::token_hash(&token))
+    .bind(friend_id)
+    .bind(now + ttl)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// The friend of a LIFF session that has not expired.
+pub async fn resolve_liff_session(db: &Db, token: &str) -> Result<Option<i64>> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT friend_id FROM liff_sessions WHERE token_hash = $1 AND expires_at > $2"
+    )
+    .bind(crate::sessions::token_hash(token))
+    .bind(micros(Utc::now()))
+    .fetch_optional(pool)
+    .await)?)
+}
+
+// ---- Demo -------------------------------------------------------------------
+
+/// The demo's forms, into a database without any: 「はじめにご登録ください」
+/// (更新型: district and children's birth dates, open, linked in the greeting
+/// to new friends) and a satisfaction survey (追加型, M26). Returns whether
+/// they were created.
+pub async fn seed_demo(db: &Db) -> Result<bool> {
+    use hiroba_domain::attributes::AttributeKey;
+    use hiroba_domain::forms::QuestionKind;
+
+    let mut tx = db.begin().await?;
+    let existing: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM forms")
+        .fetch_one(conn)
+        .await)?;
+    if existing > 0 {
+        return Ok(false);
+    }
+    let catalog = attributes::load_tx(&mut tx).await?;
+    let attr = |key: &str, label: &str, help: &str, required: bool| -> Result<FormItem> {
+        let key = AttributeKey::parse(key).map_err(StoreError::Invalid)?;
+        if catalog.get(&key).is_none() {
+            return Err(StoreError::Invalid(format!("属性「{key}」がありません。")));
+        }
+        Ok(FormItem {
+            key: String::new(),
+            label: label.to_owned(),
+            help: help.to_owned(),
+            required,
+            source: ItemSource::Attribute { key },
+        })
+    };
+    let question = |label: &str, kind: QuestionKind, options: &[&str], required: bool| FormItem {
+        key: String::new(),
+        label: label.to_owned(),
+        help: String::new(),
+        required,
+        source: ItemSource::Question {
+            kind,
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
+        },
+    };
+    let registration = (
+        FormHeader {
+            title: "はじめにご登録ください".to_owned(),
+            description: "お住まいの地区やお子さんの生年月日に合わせて、必要なお知らせだけをお届けします。登録した内容は、いつでもこのページから確認・変更できます。".to_owned(),
+            kind: FormKind::Preference,
+        },
+        vec![
+            attr("area", "お住まいの地区", "", true)?,
+            attr(
+                "child_birth_dates",
+                "お子さんの生年月日",
+                "お子さんがいらっしゃる方は、健診や予防接種のお知らせをお届けします。",
+                false,
+            )?,
+        ],
+        true,
+    );
+    let survey = (
+        FormHeader {
+            title: "施設利用の満足度アンケート".to_owned(),
+            description:
+                "町の公共施設をご利用いただいた感想をお聞かせください（1分ほどで終わります）。"
+                    .to_owned(),
+            kind: FormKind::Survey,
+        },
+        vec![
+            question(
+                "ご利用になった施設",
+                QuestionKind::SingleChoice,
+                &[
+                    "アリーナくにとみ",
+                    "武道館",
+                    "テニスコート",
+                    "キャンプ場",
+                    "その他",
+                ],
+                false,
+            ),
+            question(
+                "全体の満足度",
+                QuestionKind::SingleChoice,
+                &["満足", "やや満足", "普通", "やや不満", "不満"],
+                true,
+            ),
+            question("ご意見・ご要望", QuestionKind::Text, &[], false),
+        ],
+        false,
+    );
+    for (header, items, first_follow) in [registration, survey] {
+        let id = create(&mut tx, &header).await?;
+        for mut item in items {
+            item.key = next_item_key(&mut tx, id).await?;
+            add_item(&mut tx, id, &item).await?;
+        }
+        set_open(&mut tx, id, true).await?;
+        if first_follow {
+            set_first_follow(&mut tx, Some(id)).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}

@@ -41,3 +41,12 @@ CREATE TABLE form_responses (
 );
 CREATE INDEX form_responses_form ON form_responses (form_id, submitted_at);
 CREATE INDEX form_responses_friend ON form_responses (friend_id, form_id, submitted_at);
+
+-- Short-lived sessions of LIFF pages: created only from an ID token LINE
+-- verified, bound to that friend. Only the token's SHA-256 is kept.
+CREATE TABLE liff_sessions (
+    token_hash TEXT PRIMARY KEY,
+    friend_id BIGINT NOT NULL REFERENCES line_friends(id),
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX liff_sessions_expiry ON liff_sessions (expires_at);

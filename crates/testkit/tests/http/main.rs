@@ -19,6 +19,7 @@ mod composer_http;
 mod concurrency_http;
 mod counter_http;
 mod deliveries_http;
+mod forms_http;
 mod line_admin_http;
 mod line_webhook_http;
 mod reports_http;
