@@ -21,7 +21,7 @@ use crate::line_webhook_http::{SECRET, TOKEN, process};
 
 const PASSWORD: &str = "Tsuyoi-pasu 4821 waado";
 
-async fn liff_sim(app: &TestApp) -> SimHandle {
+pub(crate) async fn liff_sim(app: &TestApp) -> SimHandle {
     let sim = hiroba_line_sim::spawn(SimConfig {
         channel_secret: SECRET.into(),
         channel_token: TOKEN.into(),
