@@ -570,16 +570,27 @@ pub fn csv_rows(
             (Some(id), true) => format!("友だち{id}"),
             (Some(_), false) => r.friend_name.clone(),
         };
-        let mut row = vec![r.id.to_string(), at, who];
+        let mut row = vec![r.id.to_string(), at, csv_cell(who)];
         row.extend(form.items.iter().map(|item| {
             r.answers
                 .get(&item.key)
-                .map(|a| describe(item, a, catalog))
+                .map(|a| csv_cell(describe(item, a, catalog)))
                 .unwrap_or_default()
         }));
         out.push(row);
     }
     out
+}
+
+/// A cell Excel will not run as a formula: text residents typed that starts
+/// with `=`, `+`, `-`, `@` or a tab gets a leading `'` (plain numbers stay).
+fn csv_cell(text: String) -> String {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && text.parse::<i64>().is_err() {
+        format!("'{text}")
+    } else {
+        text
+    }
 }
 
 /// How many responses each form has, by form id (for the friend page).

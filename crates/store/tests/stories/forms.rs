@@ -298,7 +298,14 @@ async fn forms_surveys_append_and_count() {
         submit(db, form, Some(a), &[(&fs, &["満足"])])
             .await
             .unwrap();
-        submit(db, form, None, &[(&fs, &["不満"])]).await.unwrap();
+        submit(
+            db,
+            form,
+            None,
+            &[(&fs, &["不満"]), (&fnote, &["=HYPERLINK(\"http://x\")"])],
+        )
+        .await
+        .unwrap();
         let stored = forms::get(db, form).await.unwrap();
         let catalog = attributes::catalog(db).await.unwrap();
         let responses = forms::responses(db, form).await.unwrap();
@@ -313,7 +320,7 @@ async fn forms_surveys_append_and_count() {
                 ("不満".to_owned(), 1)
             ]
         );
-        assert_eq!(counts[1].answered, 1);
+        assert_eq!(counts[1].answered, 2);
         let rows = forms::csv_rows(&stored, &catalog, &responses);
         assert_eq!(
             rows[0],
@@ -322,6 +329,10 @@ async fn forms_surveys_append_and_count() {
         assert_eq!(rows[1][2], "国富 花子");
         assert_eq!(rows[1][4], "きれいでした, \"とても\"");
         assert_eq!(rows[3][2], "（職員入力）");
+        assert_eq!(
+            rows[3][4], "'=HYPERLINK(\"http://x\")",
+            "{label}: no formula in Excel"
+        );
         assert!(forms::latest_response(db, form, a).await.unwrap().is_some());
 
         // At most one first-follow form; staff forms cannot be it; closed ones are not linked.

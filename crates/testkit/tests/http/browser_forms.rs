@@ -72,6 +72,13 @@ async fn forms_staff_build_a_form_and_a_resident_answers_in_liff() {
             page.click_and_wait("form[action$=\"/items\"] button[type=submit]")
                 .await
                 .unwrap();
+            // ... and the children's birth dates (repeating date rows).
+            page.fill("#f-source", "attr:child_birth_dates")
+                .await
+                .unwrap();
+            page.click_and_wait("form[action$=\"/items\"] button[type=submit]")
+                .await
+                .unwrap();
             page.click_and_wait("#f-open").await.unwrap();
             let main = page.text("main").await.unwrap();
             assert!(main.contains("受付中"), "{label}: {main}");
@@ -125,6 +132,7 @@ async fn forms_staff_build_a_form_and_a_resident_answers_in_liff() {
             page.set_checked("input[name=f_i2][value=\"家族・知人\"]", true)
                 .await
                 .unwrap();
+            page.fill("#f-f_i3-1", "2023-01-20").await.unwrap();
             page.click_and_wait(".liff-form button[type=submit]")
                 .await
                 .unwrap();
@@ -145,6 +153,12 @@ async fn forms_staff_build_a_form_and_a_resident_answers_in_liff() {
                 attributes::answers(app.db(), friend.id).await.unwrap()
                     [&AttributeKey::parse("area").unwrap()],
                 AttributeValue::Choice(OptionKey::parse("yashiro_kitamata").unwrap()),
+                "{label}"
+            );
+            assert_eq!(
+                attributes::answers(app.db(), friend.id).await.unwrap()
+                    [&AttributeKey::parse("child_birth_dates").unwrap()],
+                AttributeValue::Dates(vec![chrono::NaiveDate::from_ymd_opt(2023, 1, 20).unwrap()]),
                 "{label}"
             );
         }
