@@ -191,6 +191,34 @@ async fn forms_staff_build_a_form_with_audit_and_refusals() {
             ["i2", "i1"]
         );
         assert_eq!(stored.items[1].label, "お住まいの地区");
+        // An item's wording and required flag are changed in place.
+        assert_eq!(koho.get(&format!("{base}/items/i2")).await.status(), 200);
+        let r = koho
+            .post(
+                &format!("{base}/items/i2"),
+                &[
+                    ("source", "q:single_choice"),
+                    ("label", "知ったきっかけ"),
+                    ("options", "広報\n知人\nその他"),
+                    ("required", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let item = forms::get(app.db(), id)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|i| i.key == "i2")
+            .unwrap();
+        assert!(item.required && item.label == "知ったきっかけ", "{label}");
+        assert_eq!(
+            audit::count(app.db(), &action("form.item_update"))
+                .await
+                .unwrap(),
+            1
+        );
         let r = koho.post(&format!("{base}/open"), &[("open", "1")]).await;
         assert_eq!(r.status(), 303);
         let r = koho

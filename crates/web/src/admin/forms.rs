@@ -782,3 +782,142 @@ pub async fn entry(
     .await?;
     Ok(Redirect::to(&format!("/admin/line/forms/{id}/entry?done=saved")).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "admin/form_item.html")]
+struct ItemPage {
+    layout: Layout,
+    id: i64,
+    key: String,
+    attribute_sources: Vec<(String, String)>,
+    question_sources: Vec<(String, String)>,
+    item: ItemInput,
+    errors: FieldErrors,
+}
+
+async fn item_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    form: &StoredForm,
+    key: &str,
+    item: ItemInput,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
+    let catalog = attributes::catalog(state.db()).await?;
+    // Attributes used by the other items are not offered.
+    let used: Vec<_> = form
+        .items
+        .iter()
+        .filter(|i| i.key != key)
+        .filter_map(|i| i.attribute_key())
+        .collect();
+    let attribute_sources = catalog
+        .active()
+        .filter(|a| !used.contains(&a.key()))
+        .map(|a| {
+            (
+                format!("attr:{}", a.key()),
+                format!("{}（{}）", a.name(), a.kind().label_ja()),
+            )
+        })
+        .collect();
+    let question_sources = QuestionKind::ALL
+        .into_iter()
+        .map(|k| (format!("q:{}", k.code()), k.label_ja().to_owned()))
+        .collect();
+    let layout = me
+        .page(state, &format!("項目の変更: {}", form.header.title), None)
+        .await?;
+    render(&ItemPage {
+        layout,
+        id: form.id,
+        key: key.to_owned(),
+        attribute_sources,
+        question_sources,
+        item,
+        errors,
+    })
+}
+
+pub async fn edit_item_form(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path((id, key)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let form = forms::get(state.db(), id).await?;
+    let item = form
+        .items
+        .iter()
+        .find(|i| i.key == key)
+        .ok_or(AppError::NotFound)?;
+    let (source, options) = match &item.source {
+        hiroba_domain::forms::ItemSource::Attribute { key } => {
+            (format!("attr:{key}"), String::new())
+        }
+        hiroba_domain::forms::ItemSource::Question { kind, options } => {
+            (format!("q:{}", kind.code()), options.join("\n"))
+        }
+    };
+    let input = ItemInput {
+        label: item.label.clone(),
+        help: item.help.clone(),
+        source,
+        options,
+        required: item.required,
+    };
+    item_page(&state, &me, &form, &key, input, FieldErrors::new()).await
+}
+
+pub async fn update_item(
+    State(state): State<AppState>,
+    me: CurrentStaff,
+    Path((id, key)): Path<(i64, String)>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let stored = forms::get(state.db(), id).await?;
+    let before = item_label(&stored, &key)?;
+    let catalog = attributes::catalog(state.db()).await?;
+    let input = ItemInput {
+        label: form.get("label").to_owned(),
+        help: form.get("help").to_owned(),
+        source: form.get("source").to_owned(),
+        options: form.get("options").to_owned(),
+        required: form.get("required") == "1",
+    };
+    let item = match parse_item(
+        &key,
+        &input.label,
+        &input.help,
+        input.required,
+        &input.source,
+        &input.options,
+        &catalog,
+    ) {
+        Ok(item) => item,
+        Err(errors) => return item_page(&state, &me, &stored, &key, input, errors).await,
+    };
+    let mut tx = state.db().begin().await?;
+    match forms::update_item(&mut tx, id, &item).await {
+        Ok(()) => {}
+        Err(StoreError::Invalid(m)) => {
+            drop(tx);
+            let mut errors = FieldErrors::new();
+            errors.add("source", m);
+            return item_page(&state, &me, &stored, &key, input, errors).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    me.commit_logged(
+        tx,
+        "form.item_update",
+        format!("form:{id}"),
+        format!(
+            "「{}」の項目「{before}」→「{}」{}",
+            stored.header.title,
+            item.label,
+            if item.required { "（必須）" } else { "" }
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/admin/line/forms/{id}?done=saved#items")).into_response())
+}

@@ -357,6 +357,12 @@ fn routes(state: AppState) -> AdminRoutes {
         .get("/line/forms/{id}", forms_p, forms::edit_form)
         .post("/line/forms/{id}", forms_p, forms::update)
         .post("/line/forms/{id}/items", forms_p, forms::add_item)
+        .get(
+            "/line/forms/{id}/items/{key}",
+            forms_p,
+            forms::edit_item_form,
+        )
+        .post("/line/forms/{id}/items/{key}", forms_p, forms::update_item)
         .post(
             "/line/forms/{id}/items/{key}/move",
             forms_p,
