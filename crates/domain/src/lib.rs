@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod datetime;
 pub mod delivery_csv;
 pub mod fees;
+pub mod forms;
 pub mod holidays;
 pub mod image;
 pub mod permission;

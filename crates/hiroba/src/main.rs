@@ -227,6 +227,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|d| (d.login.to_owned(), d.password.to_owned()))
                 .collect();
+            // The demo's registration form (linked in the greeting) and survey.
+            hiroba_store::forms::seed_demo(&db).await?;
             let secrets = open_secrets(&config, &db).await?;
             let sims = start_line_sims(&config, &db, &secrets).await?;
             print_demo_banner(&config);
@@ -484,6 +486,8 @@ async fn start_line_sims(
             channel_token: token.clone(),
             channel_secret: secret.clone(),
             webhook_url: Some(format!("http://{}/line/webhook/{channel}", config.listen)),
+            // LIFF pages (forms) open from the simulated chat at Hiroba's /liff.
+            liff_endpoint_url: Some(format!("{}/liff", config.public_url.trim_end_matches('/'))),
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
             ..hiroba_line_sim::SimConfig::default()
         })
@@ -496,7 +500,6 @@ async fn start_line_sims(
         for name in people {
             sim.add_user(&hiroba_line_sim::new_user_id(), name, None);
         }
-        let kept = hiroba_store::line::load_channel(db, secrets, channel).await?;
         hiroba_store::line::save_channel(
             &mut tx,
             secrets,
@@ -507,11 +510,9 @@ async fn start_line_sims(
                 access_token: token,
                 api_base: sim.api_base(),
                 api_data_base: sim.api_data_base(),
-                login_channel_id: kept
-                    .as_ref()
-                    .map(|k| k.login_channel_id.clone())
-                    .unwrap_or_default(),
-                liff_id: kept.map(|k| k.liff_id).unwrap_or_default(),
+                // The simulator's LINE Login channel and LIFF app (forms).
+                login_channel_id: sim.config().login_channel_id.clone(),
+                liff_id: sim.config().liff_id.clone(),
             },
         )
         .await?;
@@ -569,8 +570,12 @@ async fn serve(
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
     let checkpointer =
         hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_secs(1));
-    let line_events =
-        hiroba_jobs::line_events::spawn(db.clone(), secrets.clone(), Duration::from_secs(1));
+    let line_events = hiroba_jobs::line_events::spawn_with(
+        db.clone(),
+        secrets.clone(),
+        config.public_url.clone(),
+        Duration::from_secs(1),
+    );
     let deliveries = hiroba_jobs::deliveries::spawn(
         db.clone(),
         secrets,

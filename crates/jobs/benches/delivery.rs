@@ -140,7 +140,7 @@ fn main() {
         }
         let elapsed = confirmed.elapsed().as_secs_f64();
         let requests = f64::from(friends).div_euclid(500.0).max(1.0)
-            + if friends % 500 == 0 { 0.0 } else { 1.0 };
+            + if friends.is_multiple_of(500) { 0.0 } else { 1.0 };
         // LINE's bucket starts full: the first 200 requests need not wait.
         let bound = ((requests - 200.0).max(0.0) / 200.0).max(0.005);
         let stats = sim.delivery_stats();

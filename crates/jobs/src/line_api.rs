@@ -34,6 +34,9 @@ pub struct ChannelClients {
     clients: HashMap<Channel, (ChannelSettings, Arc<Client>)>,
     /// Per attempt, and retries after the first attempt.
     policy: (Duration, u32),
+    /// The address residents reach Hiroba at (links to LIFF pages when a
+    /// channel has no LIFF app).
+    public_url: String,
 }
 
 impl Default for ChannelClients {
@@ -41,6 +44,7 @@ impl Default for ChannelClients {
         Self {
             clients: HashMap::new(),
             policy: (Duration::from_secs(5), 1),
+            public_url: String::new(),
         }
     }
 }
@@ -63,6 +67,7 @@ impl ChannelClients {
         Self {
             clients: HashMap::new(),
             policy: (timeout, retries),
+            public_url: String::new(),
         }
     }
 
@@ -95,6 +100,19 @@ impl ChannelClients {
 
     pub fn get(&self, channel: Channel) -> Option<Arc<Client>> {
         self.clients.get(&channel).map(|(_, c)| c.clone())
+    }
+
+    /// The stored settings of a channel (its LIFF app, for links).
+    pub fn settings(&self, channel: Channel) -> Option<&ChannelSettings> {
+        self.clients.get(&channel).map(|(s, _)| s)
+    }
+
+    pub fn set_public_url(&mut self, url: &str) {
+        self.public_url = url.to_owned();
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 }
 

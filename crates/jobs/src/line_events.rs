@@ -3,7 +3,9 @@
 //!
 //! - follow: the friend is registered or reactivated, with the display name and
 //!   picture from the profile API (an unavailable profile leaves them empty or
-//!   unchanged; no retry);
+//!   unchanged; no retry); when a form is set as the first-follow form (and
+//!   open), the greeting reply (a push when there is no reply token) links to
+//!   its LIFF page (`hiroba_store::forms::form_link`);
 //! - unfollow: the friend is marked blocked with the date;
 //! - message and postback: a talk-log entry ('in') with a one-line summary;
 //! - every other event type is kept as stored and marked processed.
@@ -94,6 +96,8 @@ struct Prepared {
     at: DateTime<Utc>,
     action: Action,
     profile: Option<hiroba_line::request::Profile>,
+    /// The greeting sent to a new friend, for the talk log.
+    greeting: Option<String>,
 }
 
 async fn prepare(
@@ -118,6 +122,7 @@ async fn prepare(
                 at: now,
                 action: Action::Nothing,
                 profile: None,
+                greeting: None,
             };
         }
     };
@@ -151,6 +156,20 @@ async fn prepare(
         }
         _ => None,
     };
+    let greeting = match (&action, clients.get(channel)) {
+        (Action::Follow { .. }, Some(client)) => {
+            greet(
+                db,
+                clients,
+                &client,
+                channel,
+                &user,
+                event.reply_token.as_deref(),
+            )
+            .await
+        }
+        _ => None,
+    };
     Prepared {
         id: stored.id,
         channel,
@@ -158,6 +177,67 @@ async fn prepare(
         at,
         action,
         profile,
+        greeting,
+    }
+}
+
+/// The greeting with the first-follow form's link, sent as a reply (or a
+/// push without a reply token); returns its text when it was sent. Nothing
+/// is sent when no open form is set, or no link can be made.
+async fn greet(
+    db: &Db,
+    clients: &ChannelClients,
+    client: &hiroba_line::Client,
+    channel: Channel,
+    user: &str,
+    reply_token: Option<&str>,
+) -> Option<String> {
+    let (form_id, title) = match hiroba_store::forms::first_follow_form(db).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "first-follow form unreadable");
+            return None;
+        }
+    };
+    let liff_id = clients
+        .settings(channel)
+        .map(|s| s.liff_id.as_str())
+        .unwrap_or_default();
+    if liff_id.is_empty() && clients.public_url().is_empty() {
+        return None;
+    }
+    let link = hiroba_store::forms::form_link(liff_id, clients.public_url(), form_id);
+    let text = format!(
+        "友だち追加ありがとうございます。\nお知らせをお届けするために、はじめに「{title}」へのご回答をお願いします。\n{link}"
+    );
+    let messages = [hiroba_line::Message::text(text.clone())];
+    let started = std::time::Instant::now();
+    let (endpoint, result) = match reply_token {
+        Some(token) => (
+            "POST /v2/bot/message/reply",
+            client.reply(token, &messages).await,
+        ),
+        None => (
+            "POST /v2/bot/message/push",
+            client.push(user, &messages).await,
+        ),
+    };
+    line_api::log_call(
+        db,
+        channel,
+        endpoint,
+        "友だち追加時のあいさつ（登録フォーム）",
+        &result,
+        started,
+    )
+    .await;
+    match result {
+        Ok(_) => Some(text),
+        Err(e) => {
+            tracing::warn!(%channel, error = %e, "greeting not sent");
+            None
+        }
     }
 }
 
@@ -191,6 +271,21 @@ async fn write(
         Action::Talk { kind, text } => (kind, text),
         Action::Nothing => ("", String::new()),
     };
+    if let Some(greeting) = &p.greeting {
+        line::append_talk(
+            tx,
+            &NewTalk {
+                channel,
+                user_id: &user,
+                direction: Direction::Out,
+                kind: "text",
+                text: greeting,
+                raw: "",
+                at,
+            },
+        )
+        .await?;
+    }
     if !kind.is_empty() {
         line::append_talk(
             tx,
@@ -266,8 +361,19 @@ pub async fn process_pending(
 
 /// Processes pending events now and then every `every` until the task is aborted.
 pub fn spawn(db: Db, secrets: SecretBox, every: Duration) -> tokio::task::JoinHandle<()> {
+    spawn_with(db, secrets, String::new(), every)
+}
+
+/// [`spawn`], with the public address for links to LIFF pages.
+pub fn spawn_with(
+    db: Db,
+    secrets: SecretBox,
+    public_url: String,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut clients = ChannelClients::new();
+        clients.set_public_url(&public_url);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

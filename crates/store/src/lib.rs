@@ -13,6 +13,7 @@ pub mod catalogue_domain;
 mod connect;
 pub mod deliveries;
 pub mod facilities;
+pub mod forms;
 pub mod line;
 pub mod media;
 pub mod outbox;

@@ -51,6 +51,11 @@ pub fn resident_token(state: &AppState, session_token: &str) -> String {
     sign(state, "resident", session_token)
 }
 
+/// The token for a friend's LIFF session.
+pub fn liff_token(state: &AppState, session_token: &str) -> String {
+    sign(state, "liff", session_token)
+}
+
 /// The token for a visitor without a session, bound to the pre-session cookie.
 pub fn anon_token(state: &AppState, anon_cookie: &str) -> String {
     sign(state, "anon", anon_cookie)
@@ -63,6 +68,9 @@ fn expected_tokens(state: &AppState, headers: &HeaderMap) -> Vec<String> {
     }
     if let Some(resident) = cookie(headers, crate::resident::cookie_name(state)) {
         out.push(sign(state, "resident", &resident));
+    }
+    if let Some(liff) = cookie(headers, crate::liff::cookie_name(state)) {
+        out.push(liff_token(state, &liff));
     }
     if let Some(anon) = cookie(headers, anon_cookie_name(state)) {
         out.push(anon_token(state, &anon));

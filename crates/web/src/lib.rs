@@ -13,6 +13,8 @@ pub mod composer;
 mod csrf;
 mod error;
 mod form;
+mod form_view;
+pub mod liff;
 mod line_ingest;
 pub mod line_webhook;
 mod links;
@@ -136,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .merge(booking::router())
         .merge(line_webhook::router())
         .merge(media::router())
+        .merge(liff::router())
         .nest("/admin", admin)
         .fallback(public::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))

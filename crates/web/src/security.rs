@@ -58,12 +58,17 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     // Message images are fetched by LINE and shown by other sites (the LINE
     // simulator's chat view), so they may be embedded cross-origin.
     let is_media = req.uri().path().starts_with("/media/");
+    // LIFF pages load LINE's SDK and set their own, equally strict, policy
+    // naming its origin (see `liff::csp`).
+    let is_liff = req.uri().path().starts_with("/liff/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !(is_liff && h.contains_key(header::CONTENT_SECURITY_POLICY)) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod deliveries;
+mod forms;
 mod line;
 mod media;
 mod reports;

@@ -7,6 +7,7 @@ mod deliveries;
 mod delivery_stats;
 mod dev_mail;
 mod facilities;
+mod forms;
 mod friend_attributes;
 mod holidays;
 mod home;
@@ -350,6 +351,38 @@ fn routes(state: AppState) -> AdminRoutes {
             forms_p,
             attributes::move_attribute,
         )
+        // フォーム (issue 6; M05, M06, M08, M26); results also for statistics staff.
+        .get("/line/forms", forms_p, forms::list)
+        .post("/line/forms", forms_p, forms::create)
+        .get("/line/forms/{id}", forms_p, forms::edit_form)
+        .post("/line/forms/{id}", forms_p, forms::update)
+        .post("/line/forms/{id}/items", forms_p, forms::add_item)
+        .get(
+            "/line/forms/{id}/items/{key}",
+            forms_p,
+            forms::edit_item_form,
+        )
+        .post("/line/forms/{id}/items/{key}", forms_p, forms::update_item)
+        .post(
+            "/line/forms/{id}/items/{key}/move",
+            forms_p,
+            forms::move_item,
+        )
+        .post(
+            "/line/forms/{id}/items/{key}/delete",
+            forms_p,
+            forms::remove_item,
+        )
+        .post("/line/forms/{id}/open", forms_p, forms::set_open)
+        .post(
+            "/line/forms/{id}/first-follow",
+            forms_p,
+            forms::set_first_follow,
+        )
+        .get("/line/forms/{id}/entry", forms_p, forms::entry_form)
+        .post("/line/forms/{id}/entry", forms_p, forms::entry)
+        .get("/line/forms/{id}/results", any, forms::results)
+        .get("/line/forms/{id}/results.csv", any, forms::results_csv)
         .get("/line/segments", compose, segments::list)
         .get("/line/segments/new", compose, segments::new_form)
         .post("/line/segments/new", compose, segments::create)
