@@ -52,7 +52,7 @@ const ADMIN_NAV: [(&str, &str, Option<Permission>); 13] = [
 pub const LINE_HOME: &str = "/admin/line";
 
 /// The LINE section's own navigation, shown on its pages.
-const LINE_NAV: [(&str, &str, Permission); 8] = [
+const LINE_NAV: [(&str, &str, Permission); 10] = [
     (
         "/admin/line/friends",
         "友だち",
@@ -68,6 +68,12 @@ const LINE_NAV: [(&str, &str, Permission); 8] = [
         "メッセージ作成",
         Permission::MessagingCompose,
     ),
+    (
+        "/admin/line/deliveries",
+        "配信",
+        Permission::MessagingCompose,
+    ),
+    ("/admin/line/stats", "統計", Permission::Statistics),
     ("/admin/line/forms", "フォーム", Permission::Forms),
     ("/admin/line/attributes", "属性", Permission::Forms),
     (

@@ -10,6 +10,7 @@ mod browser_availability;
 mod browser_booking;
 mod browser_catalogue;
 mod browser_composer;
+mod browser_deliveries;
 mod browser_forms;
 mod browser_line;
 mod browser_reports;

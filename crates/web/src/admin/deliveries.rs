@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
 use hiroba_domain::attributes::AttributeKey;
-use hiroba_domain::datetime::{format_datetime, format_timestamp};
+use hiroba_domain::datetime::format_datetime;
 use hiroba_domain::permission::Permission;
 use hiroba_domain::reminder::{Offset, ReminderRule};
 use hiroba_domain::schedule::{MonthDaySet, NthSet, Schedule, SendTime, WeekdaySet};
@@ -903,7 +903,7 @@ pub async fn detail(
         plan: describe_plan(&delivery.draft.plan, &catalog),
         status: delivery.status.label_ja(),
         memo: delivery.draft.memo.clone(),
-        created: format_timestamp(delivery.created_at),
+        created: format_datetime(delivery.created_at),
         next: delivery
             .next_run_at
             .map(format_datetime)
