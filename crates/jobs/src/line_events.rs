@@ -305,8 +305,10 @@ async fn write(
 }
 
 /// Events claimed and applied together: one transaction for up to this many
-/// (a burst of webhooks must not cost one commit per event on SQLite).
-pub const BATCH: i64 = 100;
+/// (a burst of webhooks must not cost one commit per event on SQLite), few
+/// enough that the webhook's own commits never wait long for the writer
+/// (100 pushed the ingest p99 over 50 ms; docs/PERFORMANCE.md).
+pub const BATCH: i64 = 25;
 
 /// Processes every pending event, oldest first, in batches, and returns how
 /// many were done. A batch is applied in one transaction; if that fails, its
