@@ -297,6 +297,12 @@ async fn forms_staff_build_a_form_with_audit_and_refusals() {
             "{label}"
         );
         assert_eq!(tokei.get(&base).await.status(), 403);
+        // ... and finds them from the statistics page.
+        let stats = tokei.get("/admin/line/stats").await.text().await.unwrap();
+        assert!(
+            stats.contains(&format!("href=\"{base}/results\"")),
+            "{label}: the statistics page links the form's results"
+        );
         // Missing CSRF token: refused.
         let r = koho
             .post_raw(&format!("{base}/open"), &[("open", "0")])
@@ -475,6 +481,16 @@ async fn forms_a_new_friend_registers_through_liff() {
         );
         let csv = String::from_utf8(csv.to_vec()).unwrap();
         assert!(csv.contains("国富 花子") && csv.contains("木脇") && csv.contains("2022-06-15"));
+        // Staff reach the entry page for this friend from the friend's page.
+        let page = koho
+            .get(&format!("/admin/line/friends/{}", friend.id))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let entry = format!("/admin/line/forms/{form}/entry?friend={}", friend.id);
+        assert!(page.contains(&entry), "{label}: entry link");
+        assert_eq!(koho.get(&entry).await.status(), 200, "{label}");
     }
 }
 

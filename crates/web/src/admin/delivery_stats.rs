@@ -123,6 +123,9 @@ struct StatsPage {
     follows: i64,
     blocks: i64,
     friends_end: i64,
+    /// Forms with their number of responses: the way to their results for
+    /// staff who may see statistics but not edit forms.
+    forms: Vec<(i64, String, i64)>,
 }
 
 pub async fn stats(
@@ -157,6 +160,11 @@ pub async fn stats(
         blocks: days.iter().map(|d| d.blocks).sum(),
         friends_end: days.last().map_or(0, |d| d.total),
         rows: rows.iter().map(row).collect(),
+        forms: hiroba_store::forms::list(state.db())
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f.title, f.responses))
+            .collect(),
     })
 }
 

@@ -200,6 +200,8 @@ struct DetailPage {
     text: String,
     answers: Vec<super::friend_attributes::AnswerRow>,
     tester: bool,
+    /// Forms staff may fill in for this friend (窓口・電話で聞き取った内容).
+    entry_forms: Vec<(i64, String)>,
 }
 
 async fn detail_page(
@@ -244,6 +246,15 @@ async fn detail_page(
         tester: hiroba_store::attributes::facts(state.db(), id)
             .await?
             .is_test,
+        entry_forms: if me.staff.may(Permission::Forms) {
+            hiroba_store::forms::list(state.db())
+                .await?
+                .into_iter()
+                .map(|f| (f.id, f.title))
+                .collect()
+        } else {
+            Vec::new()
+        },
     })
 }
 
