@@ -241,13 +241,24 @@ async fn greet(
     }
 }
 
-/// Applies one prepared event and marks it processed, inside the caller's
-/// transaction.
-async fn write(
+/// A talk-log line an event adds, written with the others of its batch.
+struct Talk {
+    channel: Channel,
+    user: String,
+    direction: Direction,
+    kind: &'static str,
+    text: String,
+    raw: String,
+    at: DateTime<Utc>,
+}
+
+/// Applies one prepared event's changes to the friend (follow, block) and
+/// collects the talk-log lines it adds, inside the caller's transaction.
+async fn apply(
     tx: &mut hiroba_store::Tx,
     p: Prepared,
     raw: &str,
-    now: DateTime<Utc>,
+    talks: &mut Vec<Talk>,
 ) -> Result<(), StoreError> {
     let (channel, user, at) = (p.channel, p.user, p.at);
     let (kind, text) = match p.action {
@@ -271,37 +282,67 @@ async fn write(
         Action::Talk { kind, text } => (kind, text),
         Action::Nothing => ("", String::new()),
     };
-    if let Some(greeting) = &p.greeting {
-        line::append_talk(
-            tx,
-            &NewTalk {
-                channel,
-                user_id: &user,
-                direction: Direction::Out,
-                kind: "text",
-                text: greeting,
-                raw: "",
-                at,
-            },
-        )
-        .await?;
+    if let Some(greeting) = p.greeting {
+        talks.push(Talk {
+            channel,
+            user: user.clone(),
+            direction: Direction::Out,
+            kind: "text",
+            text: greeting,
+            raw: String::new(),
+            at,
+        });
     }
     if !kind.is_empty() {
-        line::append_talk(
-            tx,
-            &NewTalk {
-                channel,
-                user_id: &user,
-                direction: Direction::In,
-                kind,
-                text: &text,
-                raw,
-                at,
-            },
-        )
-        .await?;
+        talks.push(Talk {
+            channel,
+            user,
+            direction: Direction::In,
+            kind,
+            text,
+            raw: raw.to_owned(),
+            at,
+        });
     }
-    line::mark_processed(tx, p.id, now).await
+    Ok(())
+}
+
+/// Writes the collected talk-log lines and marks the events processed: two
+/// statements for a whole batch.
+async fn finish(
+    tx: &mut hiroba_store::Tx,
+    talks: &[Talk],
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let lines: Vec<NewTalk<'_>> = talks
+        .iter()
+        .map(|t| NewTalk {
+            channel: t.channel,
+            user_id: &t.user,
+            direction: t.direction,
+            kind: t.kind,
+            text: &t.text,
+            raw: &t.raw,
+            at: t.at,
+        })
+        .collect();
+    line::append_talks(tx, &lines).await?;
+    line::mark_processed_many(tx, ids, now).await
+}
+
+/// Applies one prepared event and marks it processed, inside the caller's
+/// transaction.
+async fn write(
+    tx: &mut hiroba_store::Tx,
+    p: Prepared,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = p.id;
+    let mut talks = Vec::new();
+    apply(tx, p, raw, &mut talks).await?;
+    finish(tx, &talks, &[id], now).await
 }
 
 /// Events claimed and applied together: one transaction for up to this many
@@ -331,9 +372,12 @@ pub async fn process_pending(
         }
         let together = async {
             let mut tx = db.begin().await?;
+            let mut talks = Vec::new();
             for (p, stored) in prepared.iter().zip(&claimed) {
-                write(&mut tx, p.clone(), &stored.raw, now).await?;
+                apply(&mut tx, p.clone(), &stored.raw, &mut talks).await?;
             }
+            let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+            finish(&mut tx, &talks, &ids, now).await?;
             tx.commit().await
         }
         .await;

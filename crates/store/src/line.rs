@@ -395,6 +395,27 @@ pub async fn mark_processed(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<
     Ok(())
 }
 
+/// Marks claimed events processed together (inside the transaction that
+/// applied them).
+pub async fn mark_processed_many(tx: &mut Tx, ids: &[i64], now: DateTime<Utc>) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE line_webhook_events SET processed_at = $1, locked_until = NULL, last_error = '' \
+             WHERE id IN ({})",
+            list.join(", ")
+        );
+        on_tx!(&mut *tx, conn => {
+            let mut q = sqlx::query(&sql).bind(micros(now));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(conn).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
 /// Records a failed attempt; the event is retried after `retry_after`.
 pub async fn mark_event_failed(
     db: &Db,
@@ -783,6 +804,48 @@ pub async fn append_talk(tx: &mut Tx, talk: &NewTalk<'_>) -> Result<i64> {
     .fetch_one(conn)
     .await)?;
     Ok(id)
+}
+
+/// Appends several talk-log lines in order, a hundred to a statement (the
+/// event worker applies a batch of webhook events with one round trip).
+pub async fn append_talks(tx: &mut Tx, talks: &[NewTalk<'_>]) -> Result<()> {
+    const ROWS: usize = 100;
+    for chunk in talks.chunks(ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO line_talk_log (channel, user_id, direction, kind, text, raw, at) VALUES {}",
+            values.join(", ")
+        );
+        on_tx!(&mut *tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for t in chunk {
+                q = q
+                    .bind(t.channel.as_str())
+                    .bind(t.user_id)
+                    .bind(t.direction.as_str())
+                    .bind(t.kind)
+                    .bind(t.text)
+                    .bind(t.raw)
+                    .bind(micros(t.at));
+            }
+            q.execute(conn).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
 }
 
 /// A friend's talk log, oldest first (the chat view).
