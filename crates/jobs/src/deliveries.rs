@@ -235,6 +235,18 @@ async fn prepare_narrowcast(
     Ok(())
 }
 
+/// A narrowcast that will not go out (audience unusable, messages
+/// unreadable, or refused by LINE): nobody of its recipients got it.
+async fn fail_narrowcast(
+    db: &Db,
+    run: &Run,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let status = deliveries::RunStatus::Failed;
+    deliveries::narrowcast_finished(db, run.id, status, 0, run.recipients, note, now).await
+}
+
 /// Takes one narrowcast run a step further: sends it once its audience is
 /// ready (with the stored retry key), then follows LINE's progress until it
 /// has finished. Returns whether a run was looked at.
@@ -282,16 +294,7 @@ pub async fn advance_narrowcast(
             "FAILED" | "EXPIRED" | "INACTIVE" => {
                 let note =
                     format!("宛先のオーディエンスが使えません（{status}）。送っていません。");
-                deliveries::narrowcast_finished(
-                    db,
-                    run.id,
-                    deliveries::RunStatus::Failed,
-                    0,
-                    run.recipients,
-                    &note,
-                    now,
-                )
-                .await?;
+                fail_narrowcast(db, &run, &note, now).await?;
                 return Ok(true);
             }
             _ => {
@@ -304,16 +307,7 @@ pub async fn advance_narrowcast(
         let msgs = messages.get(db, run.delivery_id).await?;
         if msgs.is_empty() {
             let why = "配信するメッセージがありません（保存された内容を読めません）";
-            deliveries::narrowcast_finished(
-                db,
-                run.id,
-                deliveries::RunStatus::Failed,
-                0,
-                run.recipients,
-                why,
-                now,
-            )
-            .await?;
+            fail_narrowcast(db, &run, why, now).await?;
             return Ok(true);
         }
         let request = hiroba_line::request::NarrowcastRequest::to_audience(audience, msgs.to_vec());
@@ -347,16 +341,7 @@ pub async fn advance_narrowcast(
             ),
             Err(e) => match e.status() {
                 Some(status) if (400..500).contains(&status) && status != 429 => {
-                    deliveries::narrowcast_finished(
-                        db,
-                        run.id,
-                        deliveries::RunStatus::Failed,
-                        0,
-                        run.recipients,
-                        &e.to_string(),
-                        now,
-                    )
-                    .await?;
+                    fail_narrowcast(db, &run, &e.to_string(), now).await?;
                     return Ok(true);
                 }
                 _ => None,

@@ -3,20 +3,13 @@
 //! admin, and see it planned. On SQLite and PostgreSQL; screenshots at 375 and
 //! 1280 px under target/screenshots/.
 
-use std::path::PathBuf;
+use super::shot;
 
 use chrono::Duration;
 use hiroba_store::deliveries::{self, Audience, Plan, Status};
 use hiroba_store::segments;
-use hiroba_testkit::browser::{Browser, Page};
+use hiroba_testkit::browser::Browser;
 use hiroba_testkit::{DEMO_STAFF, spawn_all};
-
-fn shot(page: &Page, name: String) -> impl Future<Output = ()> + '_ {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/screenshots")
-        .join(format!("{name}.png"));
-    async move { page.screenshot(&path).await.unwrap() }
-}
 
 #[tokio::test]
 async fn staff_build_a_segment_and_schedule_a_delivery_to_it() {

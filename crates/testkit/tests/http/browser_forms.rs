@@ -5,24 +5,17 @@
 //! resident registers a district. On SQLite and PostgreSQL; screenshots at
 //! 375 and 1280 px under target/screenshots/.
 
-use std::path::PathBuf;
+use super::shot;
 use std::time::Duration;
 
 use hiroba_domain::attributes::{AttributeKey, AttributeValue, OptionKey};
 use hiroba_store::line::{self, Channel};
 use hiroba_store::{attributes, forms};
-use hiroba_testkit::browser::{Browser, Page};
+use hiroba_testkit::browser::Browser;
 use hiroba_testkit::{DEMO_STAFF, spawn_all};
 
 use super::forms_http::liff_sim;
 use super::line_webhook_http::process;
-
-fn shot(page: &Page, name: String) -> impl Future<Output = ()> + '_ {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/screenshots")
-        .join(format!("{name}.png"));
-    async move { page.screenshot(&path).await.unwrap() }
-}
 
 #[tokio::test]
 async fn forms_staff_build_a_form_and_a_resident_answers_in_liff() {

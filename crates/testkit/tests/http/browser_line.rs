@@ -5,20 +5,13 @@
 //! On SQLite and PostgreSQL; screenshots at 375 and 1280 px under
 //! target/screenshots/.
 
-use std::path::PathBuf;
+use super::shot;
 use std::time::Duration;
 
-use hiroba_testkit::browser::{Browser, Page};
+use hiroba_testkit::browser::Browser;
 use hiroba_testkit::{DEMO_STAFF, spawn_all};
 
 use super::line_webhook_http::sim_for;
-
-fn shot(page: &Page, name: String) -> impl Future<Output = ()> + '_ {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/screenshots")
-        .join(format!("{name}.png"));
-    async move { page.screenshot(&path).await.unwrap() }
-}
 
 #[tokio::test]
 async fn a_simulated_resident_follows_and_staff_see_the_talk_log() {

@@ -29,3 +29,11 @@ mod resident_http;
 mod residents_admin_http;
 mod segments_http;
 mod tls;
+
+/// Saves a screenshot as target/screenshots/{name}.png (browser stories).
+fn shot(page: &hiroba_testkit::browser::Page, name: String) -> impl Future<Output = ()> + '_ {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/screenshots")
+        .join(format!("{name}.png"));
+    async move { page.screenshot(&path).await.unwrap() }
+}

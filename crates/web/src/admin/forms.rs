@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use hiroba_domain::attributes::AttributeKind;
+use hiroba_domain::attributes::{AttributeCatalog, AttributeKind};
 use hiroba_domain::datetime::format_timestamp;
 use hiroba_domain::forms::{FormHeader, FormKind, QuestionKind, parse_item, validate};
 use hiroba_domain::permission::Permission;
@@ -173,10 +173,7 @@ struct EditPage {
     link: String,
 }
 
-fn item_rows(
-    form: &StoredForm,
-    catalog: &hiroba_domain::attributes::AttributeCatalog,
-) -> Vec<ItemRow> {
+fn item_rows(form: &StoredForm, catalog: &AttributeCatalog) -> Vec<ItemRow> {
     form.items
         .iter()
         .map(|i| {
@@ -210,19 +207,21 @@ fn item_rows(
         .collect()
 }
 
-async fn edit_page(
-    state: &AppState,
-    me: &CurrentStaff,
+/// A `<select>` option: its value and its label.
+type Choice = (String, String);
+
+/// What an item may be made from: the active attributes no other item of
+/// the form uses (`except` is the item being changed), and the free question
+/// kinds, as (value, label) pairs for a select.
+fn item_sources(
+    catalog: &AttributeCatalog,
     form: &StoredForm,
-    header: Option<HeaderInput>,
-    item: ItemInput,
-    errors: FieldErrors,
-    done: Option<&str>,
-) -> Result<Response, AppError> {
-    let catalog = attributes::catalog(state.db()).await?;
+    except: Option<&str>,
+) -> (Vec<Choice>, Vec<Choice>) {
     let used: Vec<_> = form
         .items
         .iter()
+        .filter(|i| except != Some(i.key.as_str()))
         .filter_map(|i| i.attribute_key())
         .collect();
     let attribute_sources = catalog
@@ -239,6 +238,20 @@ async fn edit_page(
         .into_iter()
         .map(|k| (format!("q:{}", k.code()), k.label_ja().to_owned()))
         .collect();
+    (attribute_sources, question_sources)
+}
+
+async fn edit_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    form: &StoredForm,
+    header: Option<HeaderInput>,
+    item: ItemInput,
+    errors: FieldErrors,
+    done: Option<&str>,
+) -> Result<Response, AppError> {
+    let catalog = attributes::catalog(state.db()).await?;
+    let (attribute_sources, question_sources) = item_sources(&catalog, form, None);
     let channel =
         line::load_channel(state.db(), state.secrets(), line::Channel::Production).await?;
     let liff_id = channel.map(|c| c.liff_id).unwrap_or_default();
@@ -804,27 +817,7 @@ async fn item_page(
     errors: FieldErrors,
 ) -> Result<Response, AppError> {
     let catalog = attributes::catalog(state.db()).await?;
-    // Attributes used by the other items are not offered.
-    let used: Vec<_> = form
-        .items
-        .iter()
-        .filter(|i| i.key != key)
-        .filter_map(|i| i.attribute_key())
-        .collect();
-    let attribute_sources = catalog
-        .active()
-        .filter(|a| !used.contains(&a.key()))
-        .map(|a| {
-            (
-                format!("attr:{}", a.key()),
-                format!("{}（{}）", a.name(), a.kind().label_ja()),
-            )
-        })
-        .collect();
-    let question_sources = QuestionKind::ALL
-        .into_iter()
-        .map(|k| (format!("q:{}", k.code()), k.label_ja().to_owned()))
-        .collect();
+    let (attribute_sources, question_sources) = item_sources(&catalog, form, Some(key));
     let layout = me
         .page(state, &format!("項目の変更: {}", form.header.title), None)
         .await?;
