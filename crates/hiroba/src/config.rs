@@ -489,6 +489,16 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let e = from_toml("session_idle_minutes = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("session_idle_minutes"), "{e}");
+        let e = from_toml("line_narrowcast_from = 10\n").unwrap_err();
+        assert_eq!(e.setting, "line_narrowcast_from");
+        assert!(e.to_string().contains("1000 以上"), "{e}");
+        assert_eq!(from_toml("").unwrap().line_narrowcast_from, 100_000);
+        assert_eq!(
+            from_toml("line_narrowcast_from = 0\n")
+                .unwrap()
+                .line_narrowcast_from,
+            0
+        );
         let e = from_toml("smtp_host = \"mail.example.jp\"\n").unwrap_err();
         assert_eq!(e.setting, "mail_from");
         let e = from_toml("smtp_host = \"mail.example.jp\"\nmail_from = \"a@example.jp\"\nsmtp_security = \"ssl3\"\n").unwrap_err();
