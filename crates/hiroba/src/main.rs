@@ -118,6 +118,12 @@ enum LineCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Show how many webhook events were received, processed and are still
+    /// waiting for the event worker (read-only; safe while the server runs).
+    Events {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -355,6 +361,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Line {
+            command: LineCommand::Events { db },
+        } => {
+            let config = db.config()?;
+            let db = open(&config, false).await?;
+            let backlog = hiroba_store::line::event_backlog(&db).await?;
+            println!("LINE webhook のイベント (本番とテストの合計)");
+            println!("  受信 (received): {}", backlog.received);
+            println!("  処理済み (processed): {}", backlog.processed);
+            println!("  未処理 (pending): {}", backlog.pending);
+            println!(
+                "  打ち切り (given up after {} attempts): {}",
+                hiroba_store::line::MAX_EVENT_ATTEMPTS,
+                backlog.given_up
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
@@ -568,13 +591,16 @@ async fn serve(
         }
     };
     let mailer = hiroba_jobs::mail::spawn(db.clone(), transport, Duration::from_secs(10));
+    // Small, frequent checkpoints: a second's worth of write-ahead log copied
+    // at once stalled the webhook's commits for tens of milliseconds
+    // (docs/PERFORMANCE.md, "LINE webhook ingest").
     let checkpointer =
-        hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_secs(1));
+        hiroba_jobs::maintenance::spawn_checkpointer(db.clone(), Duration::from_millis(100));
     let line_events = hiroba_jobs::line_events::spawn_with(
         db.clone(),
         secrets.clone(),
         config.public_url.clone(),
-        Duration::from_secs(1),
+        Duration::from_millis(200),
     );
     let deliveries = hiroba_jobs::deliveries::spawn(
         db.clone(),

@@ -1,6 +1,6 @@
 //! The `hiroba` command line: configuration errors exit 2 with one line naming
-//! the setting; staff accounts and audit verification work beside a demo data
-//! directory; a wrong database key is a clear error (S02).
+//! the setting; staff accounts, audit verification and the LINE event backlog
+//! work beside a demo data directory; a wrong database key is a clear error (S02).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
@@ -64,6 +64,15 @@ fn staff_create_and_audit_verify_beside_a_data_dir() {
     let data_arg = data.to_str().unwrap();
     let out = hiroba(&["migrate", "--data-dir", data_arg], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The event worker's backlog (issue 5): nothing received yet.
+    let out = hiroba(&["line", "events", "--data-dir", data_arg], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("受信 (received): 0") && shown.contains("未処理 (pending): 0"),
+        "{shown}"
+    );
 
     let out = hiroba(
         &[

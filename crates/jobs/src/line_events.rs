@@ -10,7 +10,8 @@
 //! - message and postback: a talk-log entry ('in') with a one-line summary;
 //! - every other event type is kept as stored and marked processed.
 //!
-//! Each event is applied and marked processed in one transaction.
+//! Events are applied and marked processed in the same transaction, a batch
+//! at a time (see [`process_pending`]).
 
 use std::time::Duration;
 
@@ -348,13 +349,20 @@ async fn write(
 /// Events claimed and applied together: one transaction for up to this many
 /// (a burst of webhooks must not cost one commit per event on SQLite), few
 /// enough that the webhook's own commits never wait long for the writer
-/// (100 pushed the ingest p99 over 50 ms; docs/PERFORMANCE.md).
-pub const BATCH: i64 = 25;
+/// (measured against 25, 50, 250 and 500 in docs/PERFORMANCE.md).
+pub const BATCH: i64 = 100;
 
 /// Processes every pending event, oldest first, in batches, and returns how
-/// many were done. A batch is applied in one transaction; if that fails, its
-/// events are applied one by one so a single bad event only fails itself (it
-/// is recorded and retried later). Only an error claiming events ends the run.
+/// many were done.
+///
+/// Most events need no call to LINE (messages, postbacks, blocks): a batch is
+/// claimed, applied and marked processed in one transaction, one commit. From
+/// the first follow on (its profile and greeting go over the network, which
+/// no transaction may wait for), the rest of the batch stays claimed under its
+/// lease and is applied after the calls, in order. If the one-transaction path
+/// fails, the batch is claimed again and applied event by event, so a single
+/// bad event only fails itself (it is recorded and retried later). Only an
+/// error claiming events ends the run.
 pub async fn process_pending(
     db: &Db,
     clients: &ChannelClients,
@@ -362,43 +370,97 @@ pub async fn process_pending(
 ) -> Result<usize, StoreError> {
     let mut done = 0;
     loop {
-        let claimed = line::claim_events(db, now, lease(), BATCH).await?;
-        if claimed.is_empty() {
-            break;
-        }
-        let mut prepared = Vec::with_capacity(claimed.len());
-        for stored in &claimed {
-            prepared.push(prepare(db, clients, stored, now).await);
-        }
-        let together = async {
-            let mut tx = db.begin().await?;
-            let mut talks = Vec::new();
-            for (p, stored) in prepared.iter().zip(&claimed) {
-                apply(&mut tx, p.clone(), &stored.raw, &mut talks).await?;
+        match apply_local(db, clients, now).await {
+            Ok(None) => break,
+            Ok(Some((applied, rest))) => {
+                done += applied;
+                done += process_claimed(db, clients, rest, now).await?;
             }
-            let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
-            finish(&mut tx, &talks, &ids, now).await?;
+            Err(e) => {
+                tracing::debug!(error = %e, "LINE event batch not applied together; one by one");
+                let claimed = line::claim_events(db, now, lease(), BATCH).await?;
+                if claimed.is_empty() {
+                    break;
+                }
+                done += process_claimed(db, clients, claimed, now).await?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Claims a batch and, in the same transaction, applies its events up to the
+/// first follow. Returns how many were applied and the claimed rest; `None`
+/// when nothing is pending.
+async fn apply_local(
+    db: &Db,
+    clients: &ChannelClients,
+    now: DateTime<Utc>,
+) -> Result<Option<(usize, Vec<StoredEvent>)>, StoreError> {
+    let mut tx = db.begin().await?;
+    let mut claimed = line::claim_events_in(&mut tx, now, lease(), BATCH).await?;
+    if claimed.is_empty() {
+        return Ok(None);
+    }
+    let split = claimed
+        .iter()
+        .position(|e| e.event_type == "follow")
+        .unwrap_or(claimed.len());
+    let rest = claimed.split_off(split);
+    let mut talks = Vec::new();
+    for stored in &claimed {
+        // No network here: only a follow's preparation calls LINE.
+        let p = prepare(db, clients, stored, now).await;
+        apply(&mut tx, p, &stored.raw, &mut talks).await?;
+    }
+    let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+    finish(&mut tx, &talks, &ids, now).await?;
+    tx.commit().await?;
+    Ok(Some((claimed.len(), rest)))
+}
+
+/// Applies events already claimed: their network calls first, then one
+/// transaction for all; if that fails, one by one.
+async fn process_claimed(
+    db: &Db,
+    clients: &ChannelClients,
+    claimed: Vec<StoredEvent>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut prepared = Vec::with_capacity(claimed.len());
+    for stored in &claimed {
+        prepared.push(prepare(db, clients, stored, now).await);
+    }
+    let together = async {
+        let mut tx = db.begin().await?;
+        let mut talks = Vec::new();
+        for (p, stored) in prepared.iter().zip(&claimed) {
+            apply(&mut tx, p.clone(), &stored.raw, &mut talks).await?;
+        }
+        let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+        finish(&mut tx, &talks, &ids, now).await?;
+        tx.commit().await
+    }
+    .await;
+    if together.is_ok() {
+        return Ok(claimed.len());
+    }
+    let mut done = 0;
+    for (p, stored) in prepared.into_iter().zip(&claimed) {
+        let alone = async {
+            let mut tx = db.begin().await?;
+            write(&mut tx, p, &stored.raw, now).await?;
             tx.commit().await
         }
         .await;
-        if together.is_ok() {
-            done += claimed.len();
-            continue;
-        }
-        for (p, stored) in prepared.into_iter().zip(&claimed) {
-            let alone = async {
-                let mut tx = db.begin().await?;
-                write(&mut tx, p, &stored.raw, now).await?;
-                tx.commit().await
-            }
-            .await;
-            match alone {
-                Ok(()) => done += 1,
-                Err(e) => {
-                    tracing::warn!(event_id = stored.id, error = %e, "LINE event not processed; will retry");
-                    line::mark_event_failed(db, stored.id, now, retry_after(), &e.to_string())
-                        .await?;
-                }
+        match alone {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::warn!(event_id = stored.id, error = %e, "LINE event not processed; will retry");
+                line::mark_event_failed(db, stored.id, now, retry_after(), &e.to_string()).await?;
             }
         }
     }

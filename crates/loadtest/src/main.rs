@@ -341,12 +341,10 @@ fn main() -> ExitCode {
                 if !(1..=100).contains(&batch) {
                     return Err("--batch: LINE sends 1 to 100 events per request".into());
                 }
-                let run_id = format!(
-                    "{:08x}",
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() & 0xffff_ffff)
-                );
+                // Distinguishes runs within the same millisecond's event ids.
+                let run_id = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| (d.as_nanos() & 0xffff) as u16);
                 run(
                     Webhook {
                         path: format!("/line/webhook/{channel}"),

@@ -209,7 +209,8 @@ impl Scenario for BookingConfirm {
 }
 
 /// LINE's webhook (issue 5, M20): POSTs of `batch` text-message events with
-/// unique `webhookEventId`s, signed like LINE signs them (base64 HMAC-SHA256
+/// unique `webhookEventId`s in LINE's format (ULIDs: time first, so ids
+/// arrive in nearly ascending order), signed like LINE signs them (base64 HMAC-SHA256
 /// of the body with the channel secret). Expects 200: stored durably.
 pub struct Webhook {
     /// `/line/webhook/production` or `/line/webhook/test`.
@@ -218,7 +219,23 @@ pub struct Webhook {
     /// Events per request (LINE sends 1 to 100).
     pub batch: usize,
     /// Distinguishes runs so event ids never repeat across runs.
-    pub run_id: String,
+    pub run_id: u16,
+}
+
+/// A ULID (Crockford base32 of 48 bits of milliseconds and 80 more): the
+/// 80 bits are the run, the connection, the iteration and the event's place
+/// rather than random, so they never repeat.
+fn ulid(ms: u128, run: u16, worker: usize, iteration: u64, i: usize) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let tail = (u128::from(run) << 64)
+        | ((worker as u128 & 0xfff) << 52)
+        | ((u128::from(iteration) & 0xf_ffff_ffff_ffff) << 8)
+        | (i as u128 & 0xff);
+    let value = ((ms & 0xffff_ffff_ffff) << 80) | tail;
+    (0..26)
+        .rev()
+        .map(|k| char::from(ALPHABET[((value >> (5 * k)) & 31) as usize]))
+        .collect()
 }
 
 impl Webhook {
@@ -229,8 +246,8 @@ impl Webhook {
         let events: Vec<String> = (0..self.batch)
             .map(|i| {
                 format!(
-                    r#"{{"type":"message","mode":"active","timestamp":{now_ms},"source":{{"type":"user","userId":"U{worker:08x}{i:024x}"}},"webhookEventId":"{run}{worker:04x}{iteration:012x}{i:03x}","deliveryContext":{{"isRedelivery":false}},"replyToken":"{iteration:032x}","message":{{"id":"{iteration}","type":"text","text":"体育館の空きを教えてください","quoteToken":"q"}}}}"#,
-                    run = self.run_id,
+                    r#"{{"type":"message","mode":"active","timestamp":{now_ms},"source":{{"type":"user","userId":"U{worker:08x}{i:024x}"}},"webhookEventId":"{id}","deliveryContext":{{"isRedelivery":false}},"replyToken":"{iteration:032x}","message":{{"id":"{iteration}","type":"text","text":"体育館の空きを教えてください","quoteToken":"q"}}}}"#,
+                    id = ulid(now_ms, self.run_id, worker, iteration, i),
                 )
             })
             .collect();
@@ -281,5 +298,22 @@ impl Scenario for Webhook {
             .post_json(&self.path, &[("x-line-signature", signature)], body)
             .await?;
         expect(reply.status, StatusCode::OK, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ulid;
+
+    #[test]
+    fn event_ids_are_ulids_in_time_order() {
+        // The time part of the example in the ULID specification's README:
+        // ulid(1469918176385) = 01ARYZ6S41TSV4RRFFQ69G5FAV.
+        let id = ulid(1_469_918_176_385, 7, 3, 42, 0);
+        assert_eq!(id.len(), 26);
+        assert_eq!(&id[..10], "01ARYZ6S41");
+        assert_ne!(id, ulid(1_469_918_176_385, 7, 3, 42, 1));
+        assert_ne!(id, ulid(1_469_918_176_385, 7, 4, 42, 0));
+        assert!(ulid(1_469_918_176_386, 0, 0, 0, 0) > ulid(1_469_918_176_385, 9, 99, 9, 99));
     }
 }

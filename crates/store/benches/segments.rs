@@ -39,7 +39,7 @@ fn leaf(p: Predicate) -> Condition {
 
 async fn exec(db: &Db, sql: &str) {
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             sqlx::query(sql).execute(pool).await.unwrap();
         }
         Db::Postgres(pool) => {

@@ -60,6 +60,9 @@ impl DbKey {
     }
 }
 
+/// The writer connection's page cache (negative: KiB, per SQLite), 32 MiB.
+const WRITER_CACHE_KIB: &str = "-32768";
+
 /// Where the data lives.
 #[derive(Clone, Debug)]
 pub enum DbTarget {
@@ -85,10 +88,18 @@ pub async fn open(target: &DbTarget) -> Result<Db> {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(map_sqlite_open_error)?;
-            Db::Sqlite(pool)
+            // The writer keeps one connection open for good, with a larger
+            // page cache: its pages stay decrypted between transactions.
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .test_before_acquire(false)
+                .connect_lazy_with(options.pragma("cache_size", WRITER_CACHE_KIB));
+            Db::Sqlite(pool, crate::SqliteWriter::new(writer))
         }
         DbTarget::Postgres { url } => {
             let options = PgConnectOptions::from_str(url)?;

@@ -38,11 +38,38 @@ pub use secrets::SecretBox;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-/// A connection pool to one of the two supported databases.
+/// A connection pool to one of the two supported databases. SQLite has a
+/// second, one-connection pool that every write transaction goes through
+/// ([`SqliteWriter`]).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, SqliteWriter),
     Postgres(PgPool),
+}
+
+/// The one connection through which this process's write transactions reach
+/// an SQLite file, and the turn writers queue for.
+///
+/// Writers queue on an async mutex rather than in SQLite's busy handler,
+/// whose sleeps (up to 100 ms each) made the slowest bookings wait far longer
+/// than the lock was actually held (C05). Always the same connection, because
+/// SQLite empties a connection's page cache whenever another connection has
+/// written the file: with writes spread over the pool, every transaction
+/// decrypted its pages again (SQLCipher), a third of the webhook's CPU time
+/// (docs/PERFORMANCE.md).
+#[derive(Clone, Debug)]
+pub struct SqliteWriter {
+    pool: SqlitePool,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SqliteWriter {
+    pub(crate) fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            turn: std::sync::Arc::default(),
+        }
+    }
 }
 
 /// A write transaction on either backend.
@@ -51,10 +78,7 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// An SQLite write transaction holding this process's writer turn for its
-/// database file. Writers queue on an async mutex rather than in SQLite's
-/// busy handler, whose sleeps (up to 100 ms each) made the slowest bookings
-/// wait far longer than the lock was actually held (C05).
+/// An SQLite write transaction on the [`SqliteWriter`], holding its turn.
 pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
@@ -73,28 +97,12 @@ impl std::ops::DerefMut for SqliteTx {
     }
 }
 
-/// One writer turn per SQLite file in this process.
-fn writer_turn(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static TURNS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-        OnceLock::new();
-    let path = pool.connect_options().get_filename().to_path_buf();
-    let turns = TURNS.get_or_init(|| Mutex::new(HashMap::new()));
-    match turns.lock() {
-        Ok(mut map) => map.entry(path).or_default().clone(),
-        // A poisoned registry only loses the queueing, not correctness:
-        // SQLite's own lock still serialises writers.
-        Err(_) => Arc::new(tokio::sync::Mutex::new(())),
-    }
-}
-
 /// Runs the same expression against whichever pool `db` holds.
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Sqlite($pool, _) => $body,
             $crate::Db::Postgres($pool) => $body,
         }
     };
@@ -175,7 +183,7 @@ impl Db {
     /// migrations take an advisory lock, and SQLite has one writer.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -186,10 +194,10 @@ impl Db {
     /// failing when a read-then-write transaction tries to upgrade its lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite(pool) => {
-                let turn = writer_turn(pool).lock_owned().await;
+            Db::Sqlite(_, writer) => {
+                let turn = writer.turn.clone().lock_owned().await;
                 Tx::Sqlite(SqliteTx {
-                    tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+                    tx: writer.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: turn,
                 })
             }
@@ -199,7 +207,7 @@ impl Db {
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            Db::Sqlite(_) => "sqlite",
+            Db::Sqlite(..) => "sqlite",
             Db::Postgres(_) => "postgres",
         }
     }
@@ -219,15 +227,18 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Db::Sqlite(_, writer) = self {
+            writer.pool.close().await;
+        }
         on_pool!(self, pool => pool.close().await)
     }
 
     /// Copies the SQLite write-ahead log into the database file without
-    /// blocking writers (PASSIVE). The server runs it every second in the
+    /// blocking writers (PASSIVE). The server runs it every 100 ms in the
     /// background so no booking's commit pays for a checkpoint; nothing to do
     /// on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
-        if let Db::Sqlite(pool) = self {
+        if let Db::Sqlite(pool, _) = self {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(pool)
                 .await?;

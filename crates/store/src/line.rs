@@ -250,7 +250,11 @@ pub struct NewEvent {
 /// an event whose `webhookEventId` is already stored (a redelivery) is skipped.
 /// Rows go in multi-row statements: a burst of webhooks costs a few statements,
 /// not one per event.
-pub async fn insert_events(tx: &mut Tx, channel: Channel, events: &[NewEvent]) -> Result<u64> {
+pub async fn insert_events<E: std::borrow::Borrow<NewEvent>>(
+    tx: &mut Tx,
+    channel: Channel,
+    events: &[E],
+) -> Result<u64> {
     const ROWS: usize = 100;
     let now = micros(Utc::now());
     let mut inserted = 0;
@@ -277,6 +281,7 @@ pub async fn insert_events(tx: &mut Tx, channel: Channel, events: &[NewEvent]) -
         inserted += on_tx!(&mut *tx, conn => {
             let mut query = sqlx::query(&sql).bind(channel.as_str());
             for event in chunk {
+                let event = event.borrow();
                 query = query
                     .bind(&event.webhook_event_id)
                     .bind(&event.event_type)
@@ -355,31 +360,74 @@ pub async fn claim_event(
 }
 
 /// Claims up to `limit` pending events, oldest first, for `lease` (counting
-/// an attempt each). Safe with several workers: the outer condition is checked
-/// again on each row as it is updated, so a row another worker just claimed
-/// is skipped.
+/// an attempt each), in a transaction of its own. Safe with several workers:
+/// the outer condition is checked again on each row as it is updated, so a
+/// row another worker just claimed is skipped.
 pub async fn claim_events(
     db: &Db,
     now: DateTime<Utc>,
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<StoredEvent>> {
-    let now = micros(now);
-    let until = micros(now + lease);
+    let mut tx = db.begin().await?;
+    let claimed = claim_events_in(&mut tx, now, lease, limit).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// [`claim_events`] inside the caller's transaction, so the events can be
+/// applied and marked processed in the same commit (the claim is undone with
+/// a rollback).
+pub async fn claim_events_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
     let sql = format!(
         "UPDATE line_webhook_events SET locked_until = $3, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM line_webhook_events WHERE {PENDING} ORDER BY id LIMIT $4) \
          AND {PENDING} RETURNING {EVENT_COLUMNS}"
     );
-    let mut claimed: Vec<StoredEvent> = on_pool!(db, pool => sqlx::query_as(&sql)
-        .bind(now)
+    let mut claimed: Vec<StoredEvent> = on_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(micros(now))
         .bind(MAX_EVENT_ATTEMPTS)
-        .bind(until)
+        .bind(micros(now + lease))
         .bind(limit)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await)?;
     claimed.sort_by_key(|e| e.id);
     Ok(claimed)
+}
+
+/// How far the event worker is behind: for the operator (`hiroba line events`)
+/// and the webhook benchmark, which checks that processing keeps up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventBacklog {
+    pub received: i64,
+    pub processed: i64,
+    /// Not processed yet, including events leased to a worker right now.
+    pub pending: i64,
+    /// Left unprocessed after [`MAX_EVENT_ATTEMPTS`] failed attempts.
+    pub given_up: i64,
+}
+
+pub async fn event_backlog(db: &Db) -> Result<EventBacklog> {
+    let (received, processed, pending, given_up): (i64, i64, i64, i64) = on_pool!(db, pool => sqlx::query_as(
+            "SELECT COUNT(*), COUNT(processed_at), \
+             COALESCE(SUM(CASE WHEN processed_at IS NULL AND attempts < $1 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN processed_at IS NULL AND attempts >= $1 THEN 1 ELSE 0 END), 0) \
+             FROM line_webhook_events"
+        )
+        .bind(MAX_EVENT_ATTEMPTS)
+        .fetch_one(pool)
+        .await)?;
+    Ok(EventBacklog {
+        received,
+        processed,
+        pending,
+        given_up,
+    })
 }
 
 /// Marks a claimed event processed (inside the transaction that applied it).

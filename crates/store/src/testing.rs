@@ -102,15 +102,15 @@ impl Drop for TestDb {
         // connection thread still closing while the process's exit handlers
         // tear down the crypto library behind SQLCipher aborted a run
         // ("double free or corruption"). Same separate-runtime trick as below.
-        if let Db::Sqlite(pool) = &self.db {
-            let pool = pool.clone();
+        if let Db::Sqlite(..) = &self.db {
+            let db = self.db.clone();
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .ok()?;
                 rt.block_on(async {
-                    tokio::time::timeout(std::time::Duration::from_secs(3), pool.close())
+                    tokio::time::timeout(std::time::Duration::from_secs(3), db.close())
                         .await
                         .ok()
                 })
@@ -152,7 +152,7 @@ impl Drop for TestDb {
 /// going around the append-only trigger.
 pub async fn tamper_audit_summary(db: &Db, seq: i64, summary: &str) {
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             sqlx::query("DROP TRIGGER audit_log_no_update")
                 .execute(pool)
                 .await

@@ -518,6 +518,38 @@ async fn events_are_claimed_in_batches_and_late_events_do_not_undo_newer_ones() 
                 .is_empty(),
             "{label}: every event is leased"
         );
+        let backlog = line::event_backlog(db).await.unwrap();
+        assert_eq!(
+            (
+                backlog.received,
+                backlog.processed,
+                backlog.pending,
+                backlog.given_up
+            ),
+            (250, 0, 250, 0),
+            "{label}: leased events are still pending"
+        );
+        let mut tx = db.begin().await.unwrap();
+        let ids: Vec<i64> = first.iter().map(|e| e.id).collect();
+        line::mark_processed_many(&mut tx, &ids, now).await.unwrap();
+        tx.commit().await.unwrap();
+        let backlog = line::event_backlog(db).await.unwrap();
+        assert_eq!((backlog.processed, backlog.pending), (100, 150), "{label}");
+
+        // A claim inside a transaction that is rolled back leaves the events
+        // to be claimed again (the worker's one-transaction path).
+        let later = now + Duration::minutes(3);
+        let mut tx = db.begin().await.unwrap();
+        let claimed = line::claim_events_in(&mut tx, later, Duration::minutes(2), 100)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 100, "{label}: the lapsed leases");
+        assert!(claimed.windows(2).all(|w| w[0].id < w[1].id));
+        drop(tx);
+        let again = line::claim_events(db, later, Duration::minutes(2), 200)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 150, "{label}: nothing stayed claimed");
 
         // An unfollow at 10:00 processed before a follow from 9:00: the friend
         // stays blocked (events may be applied out of order by two workers).

@@ -91,6 +91,16 @@ async fn a_simulated_resident_follows_and_staff_see_the_talk_log() {
             assert!(logged, "{label}: talk log entries missing");
             assert!(page.text("h1").await.unwrap().contains(&name), "{label}");
             shot(&page, format!("{label}-line-talk-{width}")).await;
+            // The administrator sees the event worker has caught up.
+            page.goto(&format!("{}/admin/line/channels", app.base))
+                .await
+                .unwrap();
+            let panel = page.text("main").await.unwrap();
+            assert!(
+                panel.contains("Webhook イベントの処理状況") && panel.contains("0件"),
+                "{label}: {panel}"
+            );
+            shot(&page, format!("{label}-line-channels-{width}")).await;
         }
         worker.abort();
         sim.shutdown();

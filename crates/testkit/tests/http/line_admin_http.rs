@@ -26,6 +26,12 @@ async fn channels_connection_check_chat_and_talk_search() {
             .unwrap();
         assert!(html.contains("本番アカウント") && html.contains("テストアカウント"));
         assert!(html.contains("/line/webhook/production"), "{label}");
+        // The event worker's backlog, for the administrator (issue 5).
+        assert!(
+            html.contains("Webhook イベントの処理状況")
+                && html.contains("<dt>未処理</dt><dd>0件</dd>"),
+            "{label}"
+        );
         let html = admin
             .get("/admin/line/channels/production")
             .await

@@ -308,3 +308,64 @@ async fn follow_is_kept_when_the_profile_is_unavailable() {
         sim.shutdown();
     }
 }
+
+/// One worker run over a mix: the events before the first follow are claimed
+/// and applied in one transaction, the follow (a profile call) and everything
+/// after it once the call is done, still in order.
+#[tokio::test]
+async fn a_mixed_batch_is_applied_in_order_in_one_run() {
+    for app in spawn_all().await {
+        let label = app.label();
+        let sim = sim_for(&app).await;
+        let (a, b) = (
+            hiroba_line_sim::new_user_id(),
+            hiroba_line_sim::new_user_id(),
+        );
+        sim.add_user(&a, "綾 一郎", None);
+        sim.add_user(&b, "八代 二郎", None);
+        assert!(sim.follow(&a).await.unwrap().delivered);
+        assert_eq!(process(&app).await, 1, "{label}");
+
+        assert!(sim.send_text(&a, "こんにちは").await.unwrap().delivered);
+        assert!(sim.follow(&b).await.unwrap().delivered);
+        assert!(sim.send_text(&b, "はじめまして").await.unwrap().delivered);
+        assert!(sim.unfollow(&a).await.unwrap().delivered);
+        assert_eq!(process(&app).await, 4, "{label}: all in one run");
+
+        let friend_a = line::friend_by_user(app.db(), Channel::Production, &a)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(friend_a.status, FriendStatus::Blocked, "{label}");
+        let friend_b = line::friend_by_user(app.db(), Channel::Production, &b)
+            .await
+            .unwrap()
+            .expect("registered with its profile");
+        assert_eq!(friend_b.display_name, "八代 二郎", "{label}");
+        let texts = |log: Vec<line::TalkEntry>| -> Vec<String> {
+            log.into_iter().map(|e| e.text).collect()
+        };
+        assert_eq!(
+            texts(
+                line::talk_log(app.db(), Channel::Production, &a)
+                    .await
+                    .unwrap()
+            ),
+            ["友だち追加", "こんにちは", "ブロック"],
+            "{label}"
+        );
+        assert_eq!(
+            texts(
+                line::talk_log(app.db(), Channel::Production, &b)
+                    .await
+                    .unwrap()
+            ),
+            ["友だち追加", "はじめまして"],
+            "{label}"
+        );
+        let backlog = line::event_backlog(app.db()).await.unwrap();
+        assert_eq!((backlog.received, backlog.pending), (5, 0), "{label}");
+        assert_eq!(process(&app).await, 0, "{label}");
+        sim.shutdown();
+    }
+}

@@ -34,6 +34,8 @@ pub struct ChannelRow {
 struct ListPage {
     layout: Layout,
     channels: Vec<ChannelRow>,
+    /// How far the event worker is behind (both channels).
+    backlog: line::EventBacklog,
 }
 
 fn parse_channel(code: &str) -> Result<Channel, AppError> {
@@ -61,8 +63,13 @@ pub async fn list(State(state): State<AppState>, me: CurrentStaff) -> Result<Res
             webhook_url: webhook_url(&state, channel),
         });
     }
+    let backlog = line::event_backlog(state.db()).await?;
     let layout = me.page(&state, "LINE公式アカウントの接続", None).await?;
-    render(&ListPage { layout, channels })
+    render(&ListPage {
+        layout,
+        channels,
+        backlog,
+    })
 }
 
 /// The form's values; the secret and the token are never echoed back.
