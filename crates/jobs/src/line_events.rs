@@ -332,6 +332,22 @@ async fn finish(
     line::mark_processed_many(tx, ids, now).await
 }
 
+/// Applies prepared events (in the order of `events`, which they were made
+/// from) and marks them processed, inside the caller's transaction.
+async fn apply_all(
+    tx: &mut hiroba_store::Tx,
+    prepared: Vec<Prepared>,
+    events: &[StoredEvent],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut talks = Vec::new();
+    for (p, stored) in prepared.into_iter().zip(events) {
+        apply(tx, p, &stored.raw, &mut talks).await?;
+    }
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    finish(tx, &talks, &ids, now).await
+}
+
 /// Applies one prepared event and marks it processed, inside the caller's
 /// transaction.
 async fn write(
@@ -407,14 +423,12 @@ async fn apply_local(
         .position(|e| e.event_type == "follow")
         .unwrap_or(claimed.len());
     let rest = claimed.split_off(split);
-    let mut talks = Vec::new();
+    let mut prepared = Vec::with_capacity(claimed.len());
     for stored in &claimed {
         // No network here: only a follow's preparation calls LINE.
-        let p = prepare(db, clients, stored, now).await;
-        apply(&mut tx, p, &stored.raw, &mut talks).await?;
+        prepared.push(prepare(db, clients, stored, now).await);
     }
-    let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
-    finish(&mut tx, &talks, &ids, now).await?;
+    apply_all(&mut tx, prepared, &claimed, now).await?;
     tx.commit().await?;
     Ok(Some((claimed.len(), rest)))
 }
@@ -436,12 +450,7 @@ async fn process_claimed(
     }
     let together = async {
         let mut tx = db.begin().await?;
-        let mut talks = Vec::new();
-        for (p, stored) in prepared.iter().zip(&claimed) {
-            apply(&mut tx, p.clone(), &stored.raw, &mut talks).await?;
-        }
-        let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
-        finish(&mut tx, &talks, &ids, now).await?;
+        apply_all(&mut tx, prepared.clone(), &claimed, now).await?;
         tx.commit().await
     }
     .await;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use hiroba_store::facilities;
 use hiroba_testkit::browser::{Browser, Page};
-use hiroba_testkit::{DEMO_STAFF, spawn_all};
+use hiroba_testkit::spawn_all;
 
 async fn shoot(page: &Page, name: &str, width: u32) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
@@ -36,16 +36,7 @@ async fn staff_configure_and_preview_a_facility() {
         for (width, height) in [(375, 812), (1280, 800)] {
             let browser = Browser::launch().await.unwrap();
             let page = browser.new_page(width, height).await.unwrap();
-            page.goto(&format!("{}/admin/login", app.base))
-                .await
-                .unwrap();
-            page.fill("#login_id", DEMO_STAFF[0].login).await.unwrap();
-            page.fill("#password", DEMO_STAFF[0].password)
-                .await
-                .unwrap();
-            page.click_and_wait("form.stack button[type=submit]")
-                .await
-                .unwrap();
+            crate::sign_in_admin(&page, &app.base).await;
 
             page.goto(&base).await.unwrap();
             assert!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hiroba_testkit::browser::{Browser, Page};
-use hiroba_testkit::{DEMO_STAFF, spawn_all};
+use hiroba_testkit::spawn_all;
 use serde_json::Value;
 
 fn shot_path(name: &str) -> PathBuf {
@@ -93,16 +93,7 @@ async fn staff_draw_an_imagemap_area_and_see_the_preview() {
         for (width, height) in [(375, 812), (1280, 900)] {
             let browser = Browser::launch().await.unwrap();
             let page = browser.new_page(width, height).await.unwrap();
-            page.goto(&format!("{}/admin/login", app.base))
-                .await
-                .unwrap();
-            page.fill("#login_id", DEMO_STAFF[0].login).await.unwrap();
-            page.fill("#password", DEMO_STAFF[0].password)
-                .await
-                .unwrap();
-            page.click_and_wait("form.stack button[type=submit]")
-                .await
-                .unwrap();
+            crate::sign_in_admin(&page, &app.base).await;
             page.goto(&format!("{}/admin/line/compose", app.base))
                 .await
                 .unwrap();

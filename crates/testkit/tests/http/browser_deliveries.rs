@@ -9,7 +9,7 @@ use chrono::Duration;
 use hiroba_store::deliveries::{self, Audience, Plan, Status};
 use hiroba_store::segments;
 use hiroba_testkit::browser::Browser;
-use hiroba_testkit::{DEMO_STAFF, spawn_all};
+use hiroba_testkit::spawn_all;
 
 #[tokio::test]
 async fn staff_build_a_segment_and_schedule_a_delivery_to_it() {
@@ -24,16 +24,7 @@ async fn staff_build_a_segment_and_schedule_a_delivery_to_it() {
         for (width, height) in [(375, 812), (1280, 900)] {
             let browser = Browser::launch().await.unwrap();
             let page = browser.new_page(width, height).await.unwrap();
-            page.goto(&format!("{}/admin/login", app.base))
-                .await
-                .unwrap();
-            page.fill("#login_id", DEMO_STAFF[0].login).await.unwrap();
-            page.fill("#password", DEMO_STAFF[0].password)
-                .await
-                .unwrap();
-            page.click_and_wait("form.stack button[type=submit]")
-                .await
-                .unwrap();
+            crate::sign_in_admin(&page, &app.base).await;
 
             // The segment: friends living in 本庄.
             page.goto(&format!("{}/admin/line/segments/new", app.base))

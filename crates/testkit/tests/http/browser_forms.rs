@@ -12,7 +12,7 @@ use hiroba_domain::attributes::{AttributeKey, AttributeValue, OptionKey};
 use hiroba_store::line::{self, Channel};
 use hiroba_store::{attributes, forms};
 use hiroba_testkit::browser::Browser;
-use hiroba_testkit::{DEMO_STAFF, spawn_all};
+use hiroba_testkit::spawn_all;
 
 use super::forms_http::liff_sim;
 use super::line_webhook_http::process;
@@ -25,16 +25,7 @@ async fn forms_staff_build_a_form_and_a_resident_answers_in_liff() {
         for (width, height) in [(375, 812), (1280, 800)] {
             let browser = Browser::launch().await.unwrap();
             let page = browser.new_page(width, height).await.unwrap();
-            page.goto(&format!("{}/admin/login", app.base))
-                .await
-                .unwrap();
-            page.fill("#login_id", DEMO_STAFF[0].login).await.unwrap();
-            page.fill("#password", DEMO_STAFF[0].password)
-                .await
-                .unwrap();
-            page.click_and_wait("form.stack button[type=submit]")
-                .await
-                .unwrap();
+            crate::sign_in_admin(&page, &app.base).await;
 
             page.goto(&format!("{}/admin/line/forms", app.base))
                 .await

@@ -9,7 +9,7 @@ use super::shot;
 use std::time::Duration;
 
 use hiroba_testkit::browser::Browser;
-use hiroba_testkit::{DEMO_STAFF, spawn_all};
+use hiroba_testkit::spawn_all;
 
 use super::line_webhook_http::sim_for;
 
@@ -46,18 +46,7 @@ async fn a_simulated_resident_follows_and_staff_see_the_talk_log() {
             shot(&page, format!("{label}-sim-chat-{width}")).await;
 
             // Staff find the new friend (the worker runs in the background).
-            page.goto(&format!("{}/admin/login", app.base))
-                .await
-                .unwrap();
-            if page.exists("#login_id").await.unwrap() {
-                page.fill("#login_id", DEMO_STAFF[0].login).await.unwrap();
-                page.fill("#password", DEMO_STAFF[0].password)
-                    .await
-                    .unwrap();
-                page.click_and_wait("form.stack button[type=submit]")
-                    .await
-                    .unwrap();
-            }
+            crate::sign_in_admin(&page, &app.base).await;
             let mut found = false;
             for _ in 0..50 {
                 page.goto(&format!("{}/admin/line/friends", app.base))

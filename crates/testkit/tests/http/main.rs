@@ -37,3 +37,17 @@ fn shot(page: &hiroba_testkit::browser::Page, name: String) -> impl Future<Outpu
         .join(format!("{name}.png"));
     async move { page.screenshot(&path).await.unwrap() }
 }
+
+/// Signs the first demo administrator in through the admin login page
+/// (nothing to do when the page already has a session).
+async fn sign_in_admin(page: &hiroba_testkit::browser::Page, base: &str) {
+    let staff = &hiroba_testkit::DEMO_STAFF[0];
+    page.goto(&format!("{base}/admin/login")).await.unwrap();
+    if page.exists("#login_id").await.unwrap() {
+        page.fill("#login_id", staff.login).await.unwrap();
+        page.fill("#password", staff.password).await.unwrap();
+        page.click_and_wait("form.stack button[type=submit]")
+            .await
+            .unwrap();
+    }
+}
